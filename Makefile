@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make demo` (the main job) and `make test`.
+# The first use creates .venv and installs the package into it.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch (a few hundred MB); on a machine with an NVIDIA driver take PyPI's default CUDA build.
+TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
+export MUJOCO_GL ?= egl
+
+.PHONY: install demo test lint mnist benchmarks clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: install
+	$(VENV)/bin/reward-learning train push --out runs/demo
+
+mnist: install
+	$(VENV)/bin/reward-learning mnist --out runs/mnist
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint
+	$(PY) -m pytest -q
+
+benchmarks: install
+	$(PY) benchmarks/mnist_label_efficiency.py
+	$(PY) benchmarks/env_speed.py
+	$(PY) benchmarks/push_learning.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,72 @@
+"""The ``reward-learning`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from reward_learning import uncertainty
+from reward_learning.config import add_arguments, from_namespace
+from reward_learning.errors import UserInputError
+
+
+def _mnist(args: argparse.Namespace) -> None:
+    from reward_learning import mnist
+
+    config = from_namespace(mnist.MnistConfig, args)
+    oracle = None
+    if config.oracle == "human":
+        from reward_learning.oracles import DigitWindowOracle
+
+        oracle = DigitWindowOracle()
+    points = mnist.run_experiment(config, oracle)
+    final = {p.strategy: p for p in points if p.seed == 0}
+    for strategy, point in final.items():
+        print(
+            f"{strategy:>16}: {point.accuracy:.3f} test accuracy with {point.labels} labels (seed 0)"
+        )
+    print(f"curves: {config.out}/curves.png, {config.out}/curves.csv")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand."""
+    from reward_learning.mnist import MnistConfig
+
+    parser = argparse.ArgumentParser(
+        prog="reward-learning",
+        description="Rewards learned from goal images and a few success queries; MNIST active learning.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    mnist = commands.add_parser("mnist", help="pool-based active learning on MNIST vs random")
+    add_arguments(
+        mnist,
+        MnistConfig,
+        choices={
+            "strategy": uncertainty.STRATEGIES,
+            "oracle": ("simulated", "human"),
+            "retrain": ("scratch", "warm"),
+        },
+    )
+    mnist.set_defaults(run=_mnist)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; user errors print one line and exit with status 2."""
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], None] = args.run
+    try:
+        run(args)
+    except UserInputError as e:
+        print(f"reward-learning {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"reward-learning {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

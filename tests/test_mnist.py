@@ -1,0 +1,125 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from reward_learning import mnist
+from reward_learning.active import ActiveLearner
+from reward_learning.cli import main
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return mnist.load_embedded()
+
+
+def test_embedded_digits_are_real_mnist(digits):
+    assert digits.x.shape == (5000, 28, 28) and digits.x.dtype == np.uint8
+    assert np.bincount(digits.y).tolist() == [500] * 10
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_idx_round_trip(tmp_path, suffix):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(7, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=7).astype(np.uint8)
+    mnist.write_idx(tmp_path / f"train-images-idx3-ubyte{suffix}", images)
+    mnist.write_idx(tmp_path / f"train-labels-idx1-ubyte{suffix}", labels)
+    loaded = mnist.load_idx_dir(tmp_path)
+    np.testing.assert_array_equal(loaded.x, images)
+    np.testing.assert_array_equal(loaded.y, labels)
+    assert loaded.x_test is None
+
+
+def test_missing_directory_is_one_clear_line(tmp_path):
+    with pytest.raises(mnist.DatasetError, match="does not exist") as info:
+        mnist.load_idx_dir(tmp_path / "nope")
+    assert "\n" not in str(info.value)
+    with pytest.raises(mnist.DatasetError, match="no train-images-idx3-ubyte"):
+        mnist.load_idx_dir(tmp_path)
+
+
+def test_truncated_and_corrupt_files(tmp_path):
+    mnist.write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((5, 28, 28), np.uint8))
+    mnist.write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(5, np.uint8))
+    images = tmp_path / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-10])
+    with pytest.raises(mnist.DatasetError, match="truncated or corrupt"):
+        mnist.load_idx_dir(tmp_path)
+    images.write_bytes(b"\x89PNG not idx at all")
+    with pytest.raises(mnist.DatasetError, match="not an IDX file"):
+        mnist.load_idx_dir(tmp_path)
+    gz = tmp_path / "x.gz"
+    gz.write_bytes(gzip.compress(b"abc")[:-4])
+    with pytest.raises(mnist.DatasetError, match="cannot read"):
+        mnist.read_idx(gz)
+
+
+def test_mismatched_image_and_label_counts(tmp_path):
+    mnist.write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((5, 28, 28), np.uint8))
+    mnist.write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(4, np.uint8))
+    with pytest.raises(mnist.DatasetError, match="5 images but 4 labels"):
+        mnist.load_idx_dir(tmp_path)
+
+
+def test_split_is_stratified_seeded_and_disjoint(digits):
+    a = mnist.split(digits, 20, 1000, seed=0)
+    b = mnist.split(digits, 20, 1000, seed=0)
+    np.testing.assert_array_equal(a.x_pool, b.x_pool)
+    assert np.bincount(a.y_initial).tolist() == [2] * 10
+    assert np.bincount(a.y_test).tolist() == [100] * 10
+    assert len(a.y_initial) + len(a.y_pool) + len(a.y_test) == 5000
+
+
+class _Threshold:
+    """A 1-D estimator whose probabilities are fixed by a threshold it learns."""
+
+    def fit(self, x, y):
+        self.threshold = (x[y == 0].max() + x[y == 1].min()) / 2
+        return self
+
+    def predict_proba(self, x):
+        p = 1 / (1 + np.exp(-(x.ravel() - self.threshold) * 5))
+        return np.stack([1 - p, p], -1)
+
+
+def test_active_learner_queries_the_boundary_and_refits():
+    learner = ActiveLearner(_Threshold, np.array([0.0, 10.0]), np.array([0, 1]))
+    pool = np.array([0.5, 4.9, 9.0, 5.2])
+    indices, scores = learner.query(pool, 2)
+    assert indices.tolist() == [1, 3]  # nearest the threshold of 5.0
+    assert np.all(np.diff(scores) <= 0)
+    learner.teach(pool[indices], np.array([0, 1]))
+    assert learner.n_labels == 4
+    assert learner.estimator.threshold == pytest.approx(5.05)
+
+
+def test_learner_rejects_bald_without_stochastic_passes():
+    with pytest.raises(TypeError, match="predict_proba_passes"):
+        ActiveLearner(_Threshold, np.array([0.0, 1.0]), np.array([0, 1]), "bald")
+
+
+@pytest.mark.parametrize("strategy", ["bald", "margin"])
+def test_active_run_beats_its_starting_accuracy(digits, strategy):
+    config = mnist.MnistConfig(rounds=3, queries=20, train_steps=150, n_test=300)
+    data = mnist.split(digits, 20, 300, seed=0)
+    points = list(mnist.run_strategy(config, strategy, 0, data))
+    assert [p.labels for p in points] == [20, 40, 60, 80]
+    assert points[-1].accuracy > points[0].accuracy + 0.05
+
+
+def test_cli_smoke_writes_curves(tmp_path, capsys):
+    out = tmp_path / "mnist"
+    code = main(["mnist", "--strategy", "entropy", "--rounds", "1", "--seeds", "1", "--queries", "5",
+                 "--train-steps", "5", "--mc-passes", "2", "--diverse", "--out", str(out)])
+    assert code == 0
+    points = mnist.read_curves(out / "curves.csv")
+    assert {p.strategy for p in points} == {"entropy", "random"}
+    assert (out / "curves.png").stat().st_size > 1000
+    assert '"strategy"' in (out / "config.json").read_text()
+
+
+def test_cli_missing_data_dir_is_one_line(tmp_path, capsys):
+    assert main(["mnist", "--data", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "does not exist" in err
