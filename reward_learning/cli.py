@@ -29,6 +29,14 @@ def _mnist(args: argparse.Namespace) -> None:
     print(f"curves: {config.out}/curves.png, {config.out}/curves.csv")
 
 
+def _collect_goals(args: argparse.Namespace) -> None:
+    from reward_learning.goals import render_goals, save_goals
+
+    images = render_goals(args.task, args.n, args.image_size, args.seed)
+    out = save_goals(images, args.out or f"goals/{args.task}")
+    print(f"{len(images)} goal images of {args.task} in {out}/ (PNG files and goals.npz)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand."""
     from reward_learning.mnist import MnistConfig
@@ -50,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
         },
     )
     mnist.set_defaults(run=_mnist)
+
+    from reward_learning.tasks import TASKS
+
+    goals = commands.add_parser(
+        "collect-goals", help="render goal images from random success states"
+    )
+    goals.add_argument("task", choices=TASKS, help="the task")
+    goals.add_argument("-n", type=int, default=80, help="how many images (default: 80)")
+    goals.add_argument("--image-size", type=int, default=64, help="pixels (default: 64)")
+    goals.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    goals.add_argument("--out", default=None, help="output folder (default: goals/TASK)")
+    goals.set_defaults(run=_collect_goals)
     return parser
 
 

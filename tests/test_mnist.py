@@ -110,8 +110,26 @@ def test_active_run_beats_its_starting_accuracy(digits, strategy):
 
 def test_cli_smoke_writes_curves(tmp_path, capsys):
     out = tmp_path / "mnist"
-    code = main(["mnist", "--strategy", "entropy", "--rounds", "1", "--seeds", "1", "--queries", "5",
-                 "--train-steps", "5", "--mc-passes", "2", "--diverse", "--out", str(out)])
+    code = main(
+        [
+            "mnist",
+            "--strategy",
+            "entropy",
+            "--rounds",
+            "1",
+            "--seeds",
+            "1",
+            "--queries",
+            "5",
+            "--train-steps",
+            "5",
+            "--mc-passes",
+            "2",
+            "--diverse",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     points = mnist.read_curves(out / "curves.csv")
     assert {p.strategy for p in points} == {"entropy", "random"}
