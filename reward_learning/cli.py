@@ -37,6 +37,46 @@ def _collect_goals(args: argparse.Namespace) -> None:
     print(f"{len(images)} goal images of {args.task} in {out}/ (PNG files and goals.npz)")
 
 
+def _train(args: argparse.Namespace) -> None:
+    from reward_learning import agent
+
+    if args.resume is not None:
+        config = agent.load_run_config(args.resume)
+        if args.steps is not None:
+            config.steps = args.steps
+        run = agent.TrainingRun(config, resume=True)
+    else:
+        if args.task is None:
+            raise UserInputError(
+                "name a task (e.g. `reward-learning train push`) or --resume RUN_DIR"
+            )
+        defaults = agent.TrainConfig()
+        values = {k: v for k, v in vars(args).items() if k in vars(defaults) and v is not None}
+        run = agent.TrainingRun(agent.TrainConfig(**values))
+    summary = run.train()
+    out = run.out
+    print(
+        f"{summary['task']} ({summary['reward']}): success rate {summary['success_rate']:.0%} after "
+        f"{summary['steps']} env steps, {summary['labels']} oracle labels, "
+        f"{summary['goal_images']} goal images, {summary['wall_s'] / 60:.1f} min "
+        f"({summary['reward_share']:.0%} in the reward machinery)"
+    )
+    print(f"plots: {out}/success.png   metrics: {out}/metrics.csv   TensorBoard: {out}/logs")
+    if run.config.video:
+        print(f"video: {out}/policy.mp4   labels: {out}/labels.sqlite")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from reward_learning.agent import evaluate
+
+    result = evaluate(args.run_dir, args.episodes, video=args.video)
+    print(
+        f"{result['run']}: success rate {result['success_rate']:.0%} over {args.episodes} episodes"
+    )
+    if "video" in result:
+        print(f"video: {result['video']}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand."""
     from reward_learning.mnist import MnistConfig
@@ -70,6 +110,34 @@ def build_parser() -> argparse.ArgumentParser:
     goals.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     goals.add_argument("--out", default=None, help="output folder (default: goals/TASK)")
     goals.set_defaults(run=_collect_goals)
+
+    from reward_learning.agent import REWARD_MODES, TrainConfig
+    from reward_learning.queries import QUERY_STRATEGIES
+
+    train = commands.add_parser("train", help="SAC on a learned reward (VICE-RAQ by default)")
+    train.add_argument("task", nargs="?", choices=TASKS, help="the task (omit with --resume)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its directory")
+    add_arguments(
+        train,
+        TrainConfig,
+        choices={
+            "reward": REWARD_MODES,
+            "oracle": ("simulated",),
+            "query_strategy": QUERY_STRATEGIES,
+            "policy_input": ("state", "image"),
+        },
+        skip=("task",),
+        unset_is_none=True,  # so that --resume keeps the run's own settings
+    )
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="success rate (and video) of a trained run")
+    evaluate.add_argument("run_dir", help="a run directory written by `train`")
+    evaluate.add_argument("--episodes", type=int, default=50, help="episodes (default: 50)")
+    evaluate.add_argument(
+        "--video", action=argparse.BooleanOptionalAction, default=True, help="write policy.mp4"
+    )
+    evaluate.set_defaults(run=_evaluate)
     return parser
 
 

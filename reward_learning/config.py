@@ -50,6 +50,7 @@ def add_arguments(
     cls: type,
     choices: dict[str, Sequence[str]] | None = None,
     skip: tuple[str, ...] = (),
+    unset_is_none: bool = False,
 ) -> None:
     """Add one ``--flag`` per dataclass field, typed, with its docstring as help.
 
@@ -58,6 +59,8 @@ def add_arguments(
         cls: the config dataclass.
         choices: allowed values per field name.
         skip: fields that are not flags (positional arguments the caller adds itself).
+        unset_is_none: a flag not given parses as ``None`` (the help still shows the default),
+            so that the caller can tell it from an explicit value.
     """
     choices = choices or {}
     docs = field_docs(cls)

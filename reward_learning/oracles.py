@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
+import gymnasium as gym
 import numpy as np
 
 
@@ -57,6 +58,8 @@ class Answer(NamedTuple):
 class Oracle(Protocol):
     """Answers queries; stopping early (a person pressing ``q``) just ends the iterator."""
 
+    source: str  # recorded with every answer: "simulated", "human"
+
     def ask(self, query: Query) -> Iterator[Answer]:
         """Yield answers to the items of ``query``, in the order they are given."""
 
@@ -85,6 +88,7 @@ class SimulatedOracle:
         self.error_rate = error_rate
         self.rng = rng or np.random.default_rng()
         self.asked = 0
+        self.source = "simulated"
 
     def ask(self, query: Query) -> Iterator[Answer]:
         """Yield the true label of every item, flipped to a wrong class at ``error_rate``."""
@@ -95,3 +99,40 @@ class SimulatedOracle:
         for position, label in enumerate(labels):
             self.asked += 1
             yield Answer(position, int(label))
+
+
+class GroundTruthTap(gym.Wrapper[Any, Any, Any, Any]):
+    """Takes ground truth out of a training env, so that only the simulated oracle sees it.
+
+    Each step's ``info["is_success"]`` is removed from ``info`` and kept here, indexed by the
+    env step count (which is the frame's replay-buffer index), and the env's own reward
+    (ground-truth success) is replaced by 0; the learned reward replaces it. This is the one
+    place ground truth crosses into learning (DESIGN.md): through :meth:`truth`, for the keys an
+    oracle is asked about.
+
+    ``next_key`` is the key of the next step; a resumed run sets it to the buffer's size.
+    """
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        super().__init__(env)
+        self._success: dict[int, bool] = {}
+        self.next_key = 0
+        self.lookups = 0
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Step the env; ``info`` comes back without ``is_success`` and the reward is 0."""
+        obs, _, terminated, truncated, info = self.env.step(action)
+        self._success[self.next_key] = bool(info.pop("is_success"))
+        self.next_key += 1
+        return obs, 0.0, terminated, truncated, info
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """Reset the env; ``info`` comes back without ``is_success``."""
+        obs, info = self.env.reset(**kwargs)
+        info.pop("is_success", None)
+        return obs, info
+
+    def truth(self, keys: np.ndarray) -> np.ndarray:
+        """Ground-truth success (0/1, int64 ``(n,)``) of the frames with these keys."""
+        self.lookups += len(keys)
+        return np.array([self._success[int(k)] for k in keys], dtype=np.int64)

@@ -1,0 +1,457 @@
+"""SB3 SAC on a learned reward: the training run behind ``reward-learning train``.
+
+The policy reads the state vector (fast on a CPU) or the image (a CNN, for GPU users); the
+reward only ever reads images. Everything the method adds to SAC is a callback: classifier
+updates (:mod:`reward_learning.vice`), success queries (:mod:`reward_learning.queries`),
+evaluation, checkpoints and the metrics file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import SAC
+from stable_baselines3.common.buffers import DictReplayBuffer
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, CombinedExtractor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecTransposeImage
+
+from reward_learning.classifier import SuccessClassifier
+from reward_learning.config import save_config
+from reward_learning.errors import UserInputError
+from reward_learning.goals import load_goal_images, render_goals
+from reward_learning.labels import LabelStore
+from reward_learning.oracles import GroundTruthTap, Oracle, SimulatedOracle
+from reward_learning.queries import QUERY_STRATEGIES, QueryCallback
+from reward_learning.tasks import make_env
+from reward_learning.vice import (
+    ClassifierCallback,
+    ClassifierData,
+    ClassifierReward,
+    LearnedRewardWrapper,
+    PixelL2Reward,
+    RewardFn,
+    dict_replay_buffer,
+)
+
+REWARD_MODES: tuple[str, ...] = ("vice-raq", "vice", "classifier", "sparse", "pixel-l2")
+
+
+@dataclass
+class TrainConfig:
+    """One training run (the ``reward-learning train`` command)."""
+
+    task: str = "push"
+    """The task: push."""
+    reward: str = "vice-raq"
+    """vice-raq (classifier + queries), vice (no queries), classifier (trained once, frozen),
+    sparse (ground-truth success, the upper reference) or pixel-l2 (distance to the mean goal)."""
+    oracle: str = "simulated"
+    """Who answers success queries: simulated (reads the simulator's ground truth)."""
+    oracle_error: float = 0.0
+    """Probability that the simulated oracle answers wrongly."""
+    steps: int = 20_000
+    """Env steps of training."""
+    goals: int = 20
+    """Goal images rendered from random success states (when --goal-dir is unset)."""
+    goal_dir: str | None = None
+    """Folder of PNG/JPEG goal images to use instead of rendered ones."""
+    queries_every: int = 1000
+    """Env steps between query rounds."""
+    queries_per_round: int = 2
+    """Frames asked per round."""
+    label_budget: int = 40
+    """Total success labels the run may ask for."""
+    query_strategy: str = "most-likely-success"
+    """most-likely-success (the paper's), least-confident, entropy or bald."""
+    classifier_every: int = 1000
+    """Env steps between classifier updates (VICE)."""
+    classifier_steps: int = 20
+    """Adam steps per classifier update."""
+    reward_scale: float = 1.0
+    """Multiplies the learned reward (log p(success), floored at -10)."""
+    image_size: int = 48
+    """Side of the images the reward sees, in pixels (VICE-RAQ used 48)."""
+    policy_input: str = "state"
+    """state (MLP, fast on CPU) or image (CNN; for GPU users)."""
+    learning_starts: int = 1000
+    """Random-action steps before SAC and the classifier start."""
+    eval_every: int = 2000
+    """Env steps between evaluations."""
+    eval_episodes: int = 20
+    """Episodes per evaluation (ground-truth success at the episode's end)."""
+    seed: int = 0
+    """Seed of env, SAC, classifier and goals."""
+    device: str = "auto"
+    """auto, cpu or cuda."""
+    progress: bool = True
+    """Show SB3's progress bar."""
+    video: bool = True
+    """Record a video of the final policy (policy.mp4)."""
+    out: str = "runs/push"
+    """Run directory."""
+
+
+class StateExtractor(BaseFeaturesExtractor):
+    """Hands the policy the ``state`` entry of a dict observation and ignores the image."""
+
+    def __init__(self, observation_space: gym.spaces.Dict) -> None:
+        state_space = observation_space["state"]
+        assert state_space.shape is not None
+        super().__init__(observation_space, features_dim=int(np.prod(state_space.shape)))
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Features ``(B, state_size)``."""
+        return observations["state"].flatten(1)
+
+
+class MetricsCallback(BaseCallback):
+    """After each evaluation: a row of ``metrics.csv`` (step, success rate, labels, wall time)."""
+
+    def __init__(self, path: Path, run: TrainingRun) -> None:
+        super().__init__()
+        self.path = path
+        self.run = run
+
+    def _on_step(self) -> bool:
+        assert isinstance(self.parent, EvalCallback)
+        row = {
+            "step": self.num_timesteps,
+            "success_rate": float(np.mean(self.parent.evaluations_successes[-1])),
+            "eval_return": float(self.parent.last_mean_reward),
+            "labels": self.run.labels_used,
+            "wall_s": round(self.run.wall_seconds(), 1),
+            "reward_s": round(self.run.reward_seconds(), 1),
+        }
+        new = not self.path.exists()
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        self.logger.record("time/reward_share", row["reward_s"] / max(row["wall_s"], 1e-9))
+        return True
+
+
+class TrainingRun:
+    """Builds everything a run needs and trains it; a run directory holds all its state."""
+
+    def __init__(
+        self, config: TrainConfig, oracle: Oracle | None = None, resume: bool = False
+    ) -> None:
+        if config.reward not in REWARD_MODES:
+            raise UserInputError(
+                f"unknown reward {config.reward!r}: expected one of {', '.join(REWARD_MODES)}"
+            )
+        if config.query_strategy not in QUERY_STRATEGIES:
+            raise UserInputError(
+                f"unknown query strategy {config.query_strategy!r}: expected one of {', '.join(QUERY_STRATEGIES)}"
+            )
+        if config.policy_input not in ("state", "image"):
+            raise UserInputError(f"policy input {config.policy_input!r}: expected state or image")
+        self.config = config
+        self.out = Path(config.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._started = time.perf_counter()
+        self._earlier_wall = 0.0
+        self._earlier_reward = 0.0
+        self.classifier = SuccessClassifier(seed=config.seed, device=config.device)
+        self.goals = self._goal_images()
+        self.data = ClassifierData(self.goals)
+        self.store = LabelStore(self.out / "labels.sqlite", run=self.out.name, task=config.task)
+        env = make_env(config.task, obs_mode="dict", image_size=config.image_size)
+        self.tap = GroundTruthTap(env)
+        self.reward_fn = self._reward_fn()
+        self.env: gym.Env[Any, Any] = (
+            self.tap if self.reward_fn is None else LearnedRewardWrapper(self.tap, self.reward_fn)
+        )
+        if config.reward == "sparse":  # the upper reference learns from ground truth itself
+            self.env = env
+        self.oracle = oracle or SimulatedOracle(
+            self.tap.truth, 2, config.oracle_error, np.random.default_rng(config.seed)
+        )
+        self.model = self._sac()
+        self.classifier_callback: ClassifierCallback | None = None
+        self.query_callback: QueryCallback | None = None
+        if resume:
+            self._restore()
+
+    # -- construction -------------------------------------------------------------------
+
+    def _goal_images(self) -> np.ndarray:
+        c = self.config
+        if c.goal_dir is not None:
+            goals = load_goal_images(c.goal_dir, c.image_size)
+        else:
+            goals = render_goals(c.task, c.goals, c.image_size, seed=10_000 + c.seed)
+        np.savez_compressed(self.out / "goals.npz", images=goals)
+        return goals
+
+    def _reward_fn(self) -> RewardFn | None:
+        c = self.config
+        if c.reward == "sparse":
+            return None
+        if c.reward == "pixel-l2":
+            return PixelL2Reward(self.goals.astype(np.float32).mean(0) / 255)
+        return ClassifierReward(self.classifier, scale=c.reward_scale)
+
+    def _sac(self) -> SAC:
+        c = self.config
+        extractor = StateExtractor if c.policy_input == "state" else CombinedExtractor
+        model = SAC(
+            "MultiInputPolicy",
+            self.env,
+            buffer_size=c.steps + 1,  # the buffer index of a frame is its key for the oracle
+            learning_starts=c.learning_starts,
+            policy_kwargs={"features_extractor_class": extractor, "net_arch": [256, 256]},
+            seed=c.seed,
+            device=c.device,
+            verbose=0,
+        )
+        model.set_logger(configure(str(self.out / "logs"), ["csv", "tensorboard"]))
+        return model
+
+    def _callbacks(self) -> CallbackList:
+        c = self.config
+        callbacks: list[BaseCallback] = []
+        if c.reward == "vice-raq":
+            self.query_callback = QueryCallback(
+                self.classifier, self.data, self.oracle, self.store, c.query_strategy,
+                start=c.learning_starts + c.queries_every, every=c.queries_every,
+                per_round=c.queries_per_round, budget=c.label_budget,
+                first_key=dict_replay_buffer(self.model).size(),
+            )  # fmt: skip
+            callbacks.append(self.query_callback)
+        if c.reward in ("vice-raq", "vice", "classifier"):
+            assert self.reward_fn is not None
+            self.classifier_callback = ClassifierCallback(
+                self.classifier, self.reward_fn, self.data, start=c.learning_starts,
+                every=None if c.reward == "classifier" else c.classifier_every,
+                steps=c.classifier_steps,
+            )  # fmt: skip
+            callbacks.append(self.classifier_callback)
+        eval_env = VecTransposeImage(
+            DummyVecEnv(
+                [lambda: Monitor(make_env(c.task, obs_mode="dict", image_size=c.image_size))]
+            )
+        )
+        callbacks.append(
+            EvalCallback(
+                eval_env, n_eval_episodes=c.eval_episodes, eval_freq=c.eval_every,
+                log_path=str(self.out / "eval"), deterministic=True, verbose=0,
+                callback_after_eval=MetricsCallback(self.out / "metrics.csv", self),
+            )
+        )  # fmt: skip
+        return CallbackList(callbacks)
+
+    def _restore(self) -> None:
+        """Continue a run from its directory: SAC, replay buffer, classifier, every label."""
+        self.model = SAC.load(self.out / "sac.zip", env=self.env, device=self.config.device)
+        self.model.set_logger(configure(str(self.out / "logs"), ["csv", "tensorboard"]))
+        replay = self.out / "replay.pkl"
+        if replay.exists():
+            self.model.load_replay_buffer(replay)
+        self._grow_buffer(self.config.steps + 1)
+        # The oracle's keys are replay-buffer indices, so they continue from the buffer's size.
+        self.tap.next_key = dict_replay_buffer(self.model).size()
+        if (self.out / "classifier.pt").exists():
+            self.classifier.load(self.out / "classifier.pt")
+        for answer in self.store.answers():
+            self.data.add(answer.id, answer.image, bool(answer.label))
+        previous = json.loads((self.out / "summary.json").read_text())
+        self._earlier_wall = float(previous["wall_s"])
+        self._earlier_reward = float(previous["wall_s"]) * float(previous["reward_share"])
+
+    def _grow_buffer(self, capacity: int) -> None:
+        """Copy the replay buffer into one of ``capacity`` transitions.
+
+        A resumed run must never wrap around: a frame's buffer index is its key for the oracle.
+        """
+        old = dict_replay_buffer(self.model)
+        if old.buffer_size >= capacity:
+            return
+        new = DictReplayBuffer(
+            capacity, old.observation_space, old.action_space, device=old.device, n_envs=old.n_envs
+        )
+        n = old.size()
+        for key in old.observations:
+            new.observations[key][:n] = old.observations[key][:n]
+            new.next_observations[key][:n] = old.next_observations[key][:n]
+        for name in ("actions", "rewards", "dones", "timeouts"):
+            getattr(new, name)[:n] = getattr(old, name)[:n]
+        new.pos = n
+        self.model.replay_buffer = new
+
+    # -- bookkeeping --------------------------------------------------------------------
+
+    @property
+    def labels_used(self) -> int:
+        """Oracle answers (not skips) folded into the classifier so far."""
+        return len(self.data.positives) + len(self.data.negatives)
+
+    def wall_seconds(self) -> float:
+        """Wall time of the run, earlier sessions included."""
+        return self._earlier_wall + time.perf_counter() - self._started
+
+    def reward_seconds(self) -> float:
+        """Time in the reward machinery: per-step rewards, classifier updates, relabelling, queries."""
+        seconds = self._earlier_reward
+        if isinstance(self.env, LearnedRewardWrapper):
+            seconds += self.env.seconds
+        for callback in (self.classifier_callback, self.query_callback):
+            if callback is not None:
+                seconds += callback.seconds
+        return seconds
+
+    # -- running ------------------------------------------------------------------------
+
+    def train(self) -> dict[str, Any]:
+        """Train to ``config.steps`` env steps, save everything, return the summary."""
+        save_config(self.config, self.out / "config.json")
+        remaining = self.config.steps - self.model.num_timesteps
+        if remaining > 0:
+            self.model.learn(
+                remaining, callback=self._callbacks(), progress_bar=self.config.progress,
+                reset_num_timesteps=self.model.num_timesteps == 0,
+            )  # fmt: skip
+        self.save()
+        if self.config.video:
+            record_video(self.model, self.config, self.out / "policy.mp4")
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        """Final numbers of the run, as written to ``summary.json``."""
+        rows = read_metrics(self.out / "metrics.csv")
+        summary = {
+            "task": self.config.task,
+            "reward": self.config.reward,
+            "steps": self.model.num_timesteps,
+            "success_rate": rows[-1]["success_rate"] if rows else float("nan"),
+            "labels": self.labels_used,
+            "goal_images": len(self.goals),
+            "wall_s": round(self.wall_seconds(), 1),
+            "reward_share": round(self.reward_seconds() / max(self.wall_seconds(), 1e-9), 3),
+        }
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    def save(self) -> None:
+        """SAC model, replay buffer, classifier and plots; the label store is durable already."""
+        self.model.save(self.out / "sac.zip")
+        self.model.save_replay_buffer(self.out / "replay.pkl")
+        if self.config.reward in ("vice-raq", "vice", "classifier"):
+            self.classifier.save(self.out / "classifier.pt")
+        plot_metrics(self.out)
+
+
+def read_metrics(path: Path) -> list[dict[str, float]]:
+    """Rows of ``metrics.csv`` as floats; empty when there is none yet."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def plot_metrics(run_dir: Path) -> Path | None:
+    """``success.png``: ground-truth success rate and labels used vs env steps."""
+    rows = read_metrics(run_dir / "metrics.csv")
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in rows]
+    fig, (ax, ax_return) = plt.subplots(1, 2, figsize=(10, 4))
+    ax.plot(steps, [r["success_rate"] for r in rows], "o-", label="success rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("ground-truth success rate")
+    labels_ax = ax.twinx()
+    labels_ax.plot(steps, [r["labels"] for r in rows], "--", color="tab:gray", label="labels used")
+    labels_ax.set_ylabel("oracle labels used")
+    ax.grid(alpha=0.3)
+    ax_return.plot(steps, [r["eval_return"] for r in rows], "o-", color="tab:green")
+    ax_return.set_xlabel("env steps")
+    ax_return.set_ylabel("eval return (env reward = success per step)")
+    ax_return.grid(alpha=0.3)
+    fig.suptitle(run_dir.name)
+    fig.tight_layout()
+    path = run_dir / "success.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def rollout_success(model: SAC, config: TrainConfig, episodes: int, seed: int = 1_000) -> float:
+    """Ground-truth success rate of the deterministic policy over ``episodes`` episodes."""
+    env = make_env(config.task, obs_mode="dict", image_size=config.image_size)
+    successes = 0
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        done, info = False, dict[str, Any]()
+        while not done:
+            action, _ = model.predict(obs, deterministic=True)
+            obs, _, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+        successes += bool(info["is_success"])
+    env.close()
+    return successes / episodes
+
+
+def record_video(
+    model: SAC, config: TrainConfig, path: Path, episodes: int = 3, size: int = 256
+) -> Path:
+    """An MP4 of the deterministic policy (``view`` camera, ``size`` pixels), ``episodes`` episodes."""
+    import imageio.v2 as imageio
+
+    env = make_env(
+        config.task, obs_mode="dict", image_size=config.image_size,
+        render_mode="rgb_array", render_size=size,
+    )  # fmt: skip
+    frames: list[np.ndarray] = []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=2_000 + episode)
+        done = False
+        while not done:
+            frames.append(np.asarray(env.render()))
+            action, _ = model.predict(obs, deterministic=True)
+            obs, _, terminated, truncated, _ = env.step(action)
+            done = terminated or truncated
+        frames.append(np.asarray(env.render()))
+    env.close()
+    imageio.mimsave(path, np.stack(frames), fps=env.metadata["render_fps"], macro_block_size=1)
+    return path
+
+
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    """The ``config.json`` of a run directory."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        raise UserInputError(f"{run_dir} is not a run directory (no config.json)")
+    return TrainConfig(**json.loads(path.read_text()))
+
+
+def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dict[str, Any]:
+    """Success rate of a saved run's policy over fresh episodes (and a video)."""
+    run_dir = Path(run_dir)
+    config = load_run_config(run_dir)
+    if not (run_dir / "sac.zip").exists():
+        raise UserInputError(f"{run_dir} has no trained policy (sac.zip)")
+    model = SAC.load(run_dir / "sac.zip", device=config.device)
+    result: dict[str, Any] = {"run": str(run_dir), "episodes": episodes}
+    result["success_rate"] = rollout_success(model, config, episodes)
+    if video:
+        result["video"] = str(record_video(model, config, run_dir / "policy.mp4"))
+    return result

@@ -1,0 +1,172 @@
+"""A durable label store on SQLite: every answer is committed before anyone uses it.
+
+WAL journal with ``synchronous=FULL``: once :meth:`LabelStore.add` returns, the answer survives
+a killed process or a power cut. A database written by another program, or a file that is
+not SQLite at all, is refused and left untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from reward_learning.errors import UserInputError
+
+APPLICATION_ID = 0x524C4142  # "RLAB": marks databases this package wrote
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS labels (
+    id INTEGER PRIMARY KEY,
+    run TEXT NOT NULL,
+    task TEXT NOT NULL,
+    key INTEGER,
+    image_hash TEXT NOT NULL,
+    image_png BLOB NOT NULL,
+    label INTEGER,            -- 1 success / 0 failure / a digit; NULL when skipped
+    source TEXT NOT NULL,     -- human, simulated, goal
+    probability REAL,         -- the model's P(success) (or top-class probability) when asked
+    score REAL,               -- the informativeness score that chose the item
+    created REAL NOT NULL,    -- unix time, seconds
+    retracted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS labels_hash ON labels (run, image_hash);
+"""
+
+
+class LabelStoreError(UserInputError):
+    """The label database cannot be used; it is left as it was."""
+
+
+class StoredLabel(NamedTuple):
+    """One answer as stored. ``image`` is uint8 ``(H, W, 3)`` or ``(H, W)``."""
+
+    id: int
+    run: str
+    task: str
+    key: int | None
+    image: np.ndarray
+    label: int | None
+    source: str
+    probability: float | None
+    score: float | None
+    created: float
+
+
+def image_hash(image: np.ndarray) -> str:
+    """SHA-1 of the image's shape and bytes: the identity of a frame."""
+    image = np.ascontiguousarray(image)
+    return hashlib.sha1(str(image.shape).encode() + image.tobytes()).hexdigest()
+
+
+def _png(image: np.ndarray) -> bytes:
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    ok, buffer = cv2.imencode(".png", bgr)
+    assert ok, "PNG encoding of a uint8 image cannot fail"
+    return buffer.tobytes()
+
+
+def _unpng(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise LabelStoreError("a stored image is not a readable PNG: the label database is damaged")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
+
+
+class LabelStore:
+    """Answers of one run (``run``) to queries about one task, in a SQLite file.
+
+    Args:
+        path: the database file; created when missing.
+        run: the run's name; answers of other runs in the same file are kept apart.
+        task: ``push``, ``mnist`` ...
+
+    Raises:
+        LabelStoreError: the file is not SQLite, is corrupt, or belongs to another program.
+    """
+
+    def __init__(self, path: str | Path, run: str = "default", task: str = "") -> None:
+        self.path = Path(path)
+        self.run = run
+        self.task = task
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self._check_owner(existed)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            if not existed:
+                self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise LabelStoreError(f"{self.path}: not a usable label database ({e})") from e
+
+    def _check_owner(self, existed: bool) -> None:
+        if not existed:
+            return
+        (app_id,) = self.db.execute("PRAGMA application_id").fetchone()
+        tables = {
+            r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if app_id != APPLICATION_ID or "labels" not in tables:
+            self.db.close()
+            raise LabelStoreError(
+                f"{self.path}: a database of another program (application id {app_id:#x}), "
+                "not a reward_learning label store; left untouched"
+            )
+
+    def add(
+        self,
+        image: np.ndarray,
+        label: int | None,
+        source: str,
+        key: int | None = None,
+        probability: float | None = None,
+        score: float | None = None,
+    ) -> int:
+        """Commit one answer (``label=None`` for a skip); returns its row id once it is durable."""
+        cursor = self.db.execute(
+            "INSERT INTO labels (run, task, key, image_hash, image_png, label, source, probability,"
+            " score, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.run, self.task, key, image_hash(image), _png(image), label, source,
+                probability, score, time.time(),
+            ),
+        )  # fmt: skip
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def retract(self, row_id: int) -> None:
+        """Mark an answer as taken back (undo); the row stays, for the record."""
+        self.db.execute("UPDATE labels SET retracted = 1 WHERE id = ?", (row_id,))
+
+    def answers(self, include_skipped: bool = False, all_runs: bool = False) -> list[StoredLabel]:
+        """The answers not taken back, oldest first."""
+        sql = (
+            "SELECT id, run, task, key, image_png, label, source, probability, score, created"
+            " FROM labels WHERE retracted = 0"
+        )
+        params: tuple[str, ...] = ()
+        if not all_runs:
+            sql += " AND run = ?"
+            params = (self.run,)
+        if not include_skipped:
+            sql += " AND label IS NOT NULL"
+        rows = self.db.execute(sql + " ORDER BY id", params).fetchall()
+        return [StoredLabel(r[0], r[1], r[2], r[3], _unpng(r[4]), *r[5:]) for r in rows]
+
+    def asked_hashes(self) -> set[str]:
+        """Hashes of every image this run has asked about (skips and undos included)."""
+        rows = self.db.execute("SELECT image_hash FROM labels WHERE run = ?", (self.run,))
+        return {r[0] for r in rows}
+
+    def __len__(self) -> int:
+        return len(self.answers())
+
+    def close(self) -> None:
+        """Close the database (answers are already durable)."""
+        self.db.close()

@@ -1,0 +1,226 @@
+"""VICE: a success classifier trained on goal images vs the policy's frames is the reward.
+
+Fu et al., "Variational Inverse Control with Events", NeurIPS 2018; Singh et al., RSS 2019.
+The reward of a transition is computed from the image of its *next* state (the official
+VICE-RAQ code pairs the label of s' with the image of s; we do not). Rewards in the replay
+buffer are recomputed once per classifier update rather than once per SAC batch, so the
+classifier's cost on a CPU is paid every K env steps, not every gradient step.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.buffers import DictReplayBuffer
+from stable_baselines3.common.callbacks import BaseCallback
+
+from reward_learning.classifier import SuccessClassifier
+
+
+class RewardFn(Protocol):
+    """A learned reward: images uint8 ``(N, H, W, 3)`` to rewards float32 ``(N,)``."""
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """Rewards of the frames."""
+
+
+@dataclass
+class ClassifierReward:
+    """``scale * max(log p(success | image), log_p_floor)``: in ``[scale * log_p_floor, 0]``.
+
+    Log-probability keeps the classifier's gradation far from the goal (where p is tiny) that a
+    thresholded p would lose; the floor bounds the Q-targets. DESIGN.md's calibration found the
+    reward's scale decides whether SAC learns at all.
+    """
+
+    classifier: SuccessClassifier
+    scale: float = 1.0
+    log_p_floor: float = -10.0
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """Rewards float32 ``(N,)`` of images uint8 ``(N, H, W, 3)``."""
+        logit = self.classifier.logit(images)
+        log_p = -np.logaddexp(0.0, -logit)  # log sigmoid, stable for large |logit|
+        return (self.scale * np.maximum(log_p, self.log_p_floor)).astype(np.float32)
+
+
+@dataclass
+class PixelL2Reward:
+    """``-scale * RMS pixel distance to the mean goal image`` (pixels in [0, 1]); a baseline."""
+
+    mean_goal: np.ndarray  # float32 (H, W, 3) in [0, 1]
+    scale: float = 10.0
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """Rewards float32 ``(N,)`` of images uint8 ``(N, H, W, 3)``."""
+        diff = images.astype(np.float32) / 255 - self.mean_goal
+        return (-self.scale * np.sqrt((diff**2).mean(axis=(1, 2, 3)))).astype(np.float32)
+
+
+class LearnedRewardWrapper(gym.Wrapper[Any, Any, Any, Any]):
+    """Replaces the env's reward by ``reward_fn`` of the next observation's image.
+
+    The env must emit dict observations with an ``"image"`` key. ``seconds`` accumulates the
+    time spent in the reward function.
+    """
+
+    def __init__(self, env: gym.Env[Any, Any], reward_fn: RewardFn) -> None:
+        super().__init__(env)
+        self.reward_fn = reward_fn
+        self.seconds = 0.0
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Step the env; the reward comes from the image of the state reached."""
+        obs, _, terminated, truncated, info = self.env.step(action)
+        start = time.perf_counter()
+        reward = float(self.reward_fn(obs["image"][None])[0])
+        self.seconds += time.perf_counter() - start
+        return obs, reward, terminated, truncated, info
+
+
+def dict_replay_buffer(model: BaseAlgorithm) -> DictReplayBuffer:
+    """The replay buffer of an off-policy SB3 model with dict observations."""
+    buffer = getattr(model, "replay_buffer", None)
+    assert isinstance(buffer, DictReplayBuffer), (
+        "VICE needs an off-policy model with dict observations"
+    )
+    return buffer
+
+
+def buffer_frames(buffer: DictReplayBuffer, index: np.ndarray | slice) -> np.ndarray:
+    """Next-state images of the first env at ``index``, as uint8 ``(N, H, W, 3)``.
+
+    SB3 stores images channel-first (``VecTransposeImage``): ``(size, n_envs, 3, H, W)``.
+    """
+    frames = buffer.next_observations["image"][index, 0]
+    return frames.transpose(0, 2, 3, 1) if frames.shape[1] == 3 else frames
+
+
+def relabel(buffer: DictReplayBuffer, reward_fn: RewardFn, chunk: int = 2048) -> int:
+    """Recompute every stored reward (``rewards``: ``(size, n_envs)``) from its next-state image.
+
+    Returns:
+        How many rewards were recomputed.
+    """
+    assert buffer.n_envs == 1, "relabelling assumes one env"
+    n = buffer.size()
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        rewards = reward_fn(buffer_frames(buffer, slice(start, stop)))
+        assert rewards.shape == (stop - start,), f"reward shape {rewards.shape}"
+        buffer.rewards[start:stop, 0] = rewards
+    return n
+
+
+@dataclass
+class ClassifierData:
+    """What the classifier trains on besides policy frames: goals and oracle answers.
+
+    ``positives`` are goal images and frames an oracle called success; ``negatives`` are
+    frames an oracle called failure. Each is a list of uint8 ``(H, W, 3)`` frames, keyed by
+    the label store's row id so that an undo can take one back.
+    """
+
+    goals: np.ndarray
+    positives: dict[int, np.ndarray] = field(default_factory=dict)
+    negatives: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def add(self, row_id: int, image: np.ndarray, success: bool) -> None:
+        """Fold in one oracle answer."""
+        (self.positives if success else self.negatives)[row_id] = image
+
+    def remove(self, row_id: int) -> None:
+        """Take back an answer (undo)."""
+        self.positives.pop(row_id, None)
+        self.negatives.pop(row_id, None)
+
+    def all_positives(self) -> np.ndarray:
+        """Goal images and oracle positives, uint8 ``(P, H, W, 3)``."""
+        return np.concatenate([self.goals, *[p[None] for p in self.positives.values()]])
+
+
+class ClassifierCallback(BaseCallback):
+    """VICE classifier updates: every ``every`` env steps, train and relabel the replay buffer.
+
+    Negatives are ``n_negatives`` policy frames drawn uniformly from the replay buffer, plus
+    the oracle's failures (drawn as often as policy frames, up to half of each batch).
+    With ``every=None`` the classifier is trained once, at ``start``, and then frozen (the
+    paper's naive "classifier" baseline).
+
+    Args:
+        classifier: the success classifier the reward reads.
+        reward_fn: the reward it defines; used to relabel the buffer.
+        data: goal images and oracle answers.
+        start: first update at this env step (after SAC's ``learning_starts``).
+        every: env steps between updates, or ``None`` for one update only.
+        steps: Adam steps per update.
+        first_steps: Adam steps of the first update (from random weights).
+    """
+
+    def __init__(
+        self,
+        classifier: SuccessClassifier,
+        reward_fn: RewardFn,
+        data: ClassifierData,
+        start: int,
+        every: int | None,
+        steps: int = 20,
+        first_steps: int = 200,
+        n_negatives: int = 4096,
+    ) -> None:
+        super().__init__()
+        self.classifier = classifier
+        self.reward_fn = reward_fn
+        self.data = data
+        self.start = start
+        self.every = every
+        self.steps = steps
+        self.first_steps = first_steps
+        self.n_negatives = n_negatives
+        self.seconds = 0.0
+        self.last_update = 0
+        self.rng = np.random.default_rng(0)
+
+    def _due(self) -> bool:
+        t = self.num_timesteps
+        if t < self.start:
+            return False
+        if self.classifier.version == 0:
+            return True
+        return self.every is not None and t >= self.last_update + self.every
+
+    def update(self) -> float:
+        """One classifier update and a relabelling of the buffer; returns the loss."""
+        buffer = dict_replay_buffer(self.model)
+        size = buffer.size()
+        negatives = buffer_frames(buffer, self.rng.integers(size, size=min(self.n_negatives, size)))
+        if self.data.negatives:
+            answered = np.stack(list(self.data.negatives.values()))
+            repeat = max(1, len(negatives) // len(answered))
+            negatives = np.concatenate([negatives, np.repeat(answered, repeat, axis=0)])
+        steps = self.first_steps if self.classifier.version == 0 else self.steps
+        loss = self.classifier.train_steps(self.data.all_positives(), negatives, steps)
+        relabel(buffer, self.reward_fn)
+        return loss
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        # SB3 calls on_step before it stores the step's transition, and on_rollout_end after;
+        # updating here lets the relabelling cover every transition, the newest included.
+        if not self._due():
+            return
+        start = time.perf_counter()
+        loss = self.update()
+        self.last_update = self.num_timesteps
+        self.seconds += time.perf_counter() - start
+        self.logger.record("reward/classifier_loss", loss)
+        self.logger.record("reward/classifier_version", self.classifier.version)
+        self.logger.record("reward/positives", len(self.data.goals) + len(self.data.positives))
+        self.logger.record("reward/oracle_negatives", len(self.data.negatives))

@@ -1,0 +1,295 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from reward_learning import agent
+from reward_learning.classifier import SuccessClassifier
+from reward_learning.goals import render_goals
+from reward_learning.labels import LabelStore
+from reward_learning.oracles import Answer, GroundTruthTap
+from reward_learning.queries import QueryCallback, embed_frames, success_scores
+from reward_learning.tasks import make_env
+from reward_learning.vice import ClassifierData, LearnedRewardWrapper, relabel
+
+TINY = dict(
+    steps=300,
+    learning_starts=100,
+    eval_every=150,
+    eval_episodes=2,
+    queries_every=100,
+    classifier_every=100,
+    goals=4,
+    progress=False,
+    video=False,
+    device="cpu",
+)
+
+
+def reset_images(n, seed=0):
+    env = make_env("push", obs_mode="image", image_size=48)
+    images = []
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        obs, _ = env.reset(seed=seed + i)
+        for _ in range(rng.integers(0, 10)):
+            obs, *_ = env.step(env.action_space.sample())
+        images.append(obs)
+    env.close()
+    return np.stack(images)
+
+
+def test_classifier_separates_goals_from_reset_frames():
+    goals, starts = render_goals("push", 60, 48, seed=0), reset_images(60)
+    classifier = SuccessClassifier(seed=0, device="cpu")
+    classifier.train_steps(goals[:40], starts[:40], steps=150, batch_size=32)
+    p_goal, p_start = classifier.predict_proba(goals[40:]), classifier.predict_proba(starts[40:])
+    assert p_goal.mean() > 0.8 and p_start.mean() < 0.2
+    assert classifier.predict_proba_passes(goals[40:], 4).shape == (4, 20)
+
+
+def test_classifier_checkpoint_round_trip(tmp_path):
+    images = reset_images(4)
+    a = SuccessClassifier(seed=0, device="cpu")
+    a.train_steps(images, images[::-1], steps=2, batch_size=4)
+    a.save(tmp_path / "c.pt")
+    b = SuccessClassifier(seed=1, device="cpu")
+    b.load(tmp_path / "c.pt")
+    np.testing.assert_allclose(a.logit(images), b.logit(images))
+    assert b.version == a.version == 1
+
+
+def test_classifier_rejects_wrong_images():
+    with pytest.raises(ValueError, match=r"expected uint8 \(N, H, W, 3\)"):
+        SuccessClassifier(device="cpu").logit(np.zeros((2, 3, 48, 48), np.uint8))
+
+
+class Recorder:
+    """A reward that remembers the images it was given."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, images):
+        self.seen.append(images.copy())
+        return images.reshape(len(images), -1).mean(1).astype(np.float32)
+
+
+def test_reward_reads_the_next_state_image():
+    recorder = Recorder()
+    env = LearnedRewardWrapper(make_env("push", image_size=48), recorder)
+    env.reset(seed=0)
+    obs, reward, *_ = env.step(np.array([1.0, 1.0]))
+    np.testing.assert_array_equal(recorder.seen[-1][0], obs["image"])
+    assert reward == pytest.approx(obs["image"].mean(), rel=1e-5)
+
+
+def test_tap_hides_ground_truth_and_answers_only_asked_keys():
+    tap = GroundTruthTap(make_env("push", image_size=48))
+    _, info = tap.reset(seed=0)
+    assert "is_success" not in info
+    for _ in range(5):
+        _, reward, _, _, info = tap.step(tap.action_space.sample())
+        assert reward == 0.0 and "is_success" not in info
+    assert tap.truth(np.array([1, 3])).tolist() == [0, 0]
+    assert tap.lookups == 2
+    with pytest.raises(KeyError):
+        tap.truth(np.array([99]))
+
+
+def tiny_run(tmp_path, reward, **overrides):
+    config = agent.TrainConfig(reward=reward, out=str(tmp_path / reward), **{**TINY, **overrides})
+    return agent.TrainingRun(config)
+
+
+def test_relabelling_follows_the_classifier(tmp_path):
+    run = tiny_run(tmp_path, "vice")
+    run.model.learn(250, callback=run._callbacks())
+    buffer, callback = run.model.replay_buffer, run.classifier_callback
+    n = buffer.size()
+    np.testing.assert_allclose(
+        buffer.rewards[:n, 0], run.reward_fn(agent_frames(buffer, n)), rtol=1e-5
+    )
+    stored = buffer.rewards[:n, 0].copy()
+    version = run.classifier.version
+    relabel(buffer, run.reward_fn)  # same classifier: same rewards
+    np.testing.assert_allclose(buffer.rewards[:n, 0], stored, rtol=1e-5)
+    callback.update()  # the classifier changes: every stored reward is recomputed
+    assert run.classifier.version == version + 1
+    assert not np.allclose(buffer.rewards[:n, 0], stored)
+    np.testing.assert_allclose(
+        buffer.rewards[:n, 0], run.reward_fn(agent_frames(buffer, n)), rtol=1e-5
+    )
+
+
+def agent_frames(buffer, n):
+    from reward_learning.vice import buffer_frames
+
+    return buffer_frames(buffer, slice(0, n))
+
+
+def test_success_scores_order_by_strategy():
+    classifier = SuccessClassifier(seed=0, device="cpu")
+    images = reset_images(6)
+    scores, p = success_scores("most-likely-success", classifier, images)
+    np.testing.assert_allclose(scores, p)
+    scores, p = success_scores("least-confident", classifier, images)
+    np.testing.assert_allclose(scores, 1 - np.maximum(p, 1 - p), rtol=1e-5)
+    assert embed_frames(images).shape == (6, 768)
+
+
+class FixedProbability:
+    def __init__(self, probability_of):
+        self.probability_of = probability_of
+        self.version = 1
+
+    def predict_proba(self, images):
+        return np.array([self.probability_of(img) for img in images], dtype=np.float32)
+
+
+class ScriptedOracle:
+    source = "simulated"
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.queries = []
+
+    def ask(self, query):
+        self.queries.append(query)
+        yield from self.answers(query)
+
+
+def test_query_round_asks_the_top_frames_without_duplicates(tmp_path):
+    run = tiny_run(tmp_path, "vice-raq")
+    run.model.learn(150)  # fill the buffer with frames
+    buffer = run.model.replay_buffer
+    frames = agent_frames(buffer, buffer.size())
+    brightness = {img.tobytes(): float(img.mean()) for img in frames}
+    classifier = FixedProbability(lambda img: brightness[img.tobytes()] / 255)
+    oracle = ScriptedOracle(lambda q: (Answer(i, 0) for i in range(len(q.images))))
+    store = LabelStore(tmp_path / "labels.sqlite", "t", "push")
+    data = ClassifierData(run.goals)
+    callback = QueryCallback(classifier, data, oracle, store, per_round=3, budget=10)
+    callback.init_callback(run.model)
+    callback.ask_round()
+    (query,) = oracle.queries
+    assert len(query.keys) == 3 and len(set(query.keys.tolist())) == 3
+    assert len({img.tobytes() for img in query.images}) == 3
+    distinct = sorted(set(brightness.values()), reverse=True)
+    assert query.probabilities[0] == pytest.approx(distinct[0] / 255)  # the top frame comes first
+    assert np.all(np.diff(query.scores) <= 0)
+    assert len(store) == 3 and len(data.negatives) == 3
+    # A second round over the same frames asks nothing already asked.
+    callback.last_key = 0
+    callback.ask_round()
+    assert not set(oracle.queries[1].keys.tolist()) & set(query.keys.tolist())
+
+
+def test_answers_are_stored_before_they_are_used_and_undo_retracts(tmp_path):
+    run = tiny_run(tmp_path, "vice-raq")
+    run.model.learn(150)
+    store = LabelStore(tmp_path / "labels.sqlite", "t", "push")
+    data = ClassifierData(run.goals)
+
+    def answers(query):
+        yield Answer(0, 1)
+        assert len(store) == 1 and len(data.positives) == 1  # stored, then used
+        yield Answer(1, 0)
+        yield Answer(1, None, undo=True)
+        yield Answer(2, None)  # skip
+
+    callback = QueryCallback(
+        run.classifier, data, ScriptedOracle(answers), store, per_round=3, budget=10
+    )
+    callback.init_callback(run.model)
+    callback.ask_round()
+    assert [a.label for a in store.answers()] == [1]
+    assert len(store.answers(include_skipped=True)) == 2
+    assert len(data.positives) == 1 and len(data.negatives) == 0
+
+
+@pytest.mark.parametrize("reward", agent.REWARD_MODES)
+def test_end_to_end_run_writes_every_output(tmp_path, reward):
+    video = reward == "vice-raq"
+    run = tiny_run(tmp_path, reward, video=video)
+    summary = run.train()
+    out = tmp_path / reward
+    expected = [
+        "config.json",
+        "metrics.csv",
+        "success.png",
+        "sac.zip",
+        "summary.json",
+        "labels.sqlite",
+        "goals.npz",
+    ]
+    if reward in ("vice-raq", "vice", "classifier"):
+        expected.append("classifier.pt")
+    if video:
+        expected.append("policy.mp4")
+    for name in expected:
+        assert (out / name).exists(), name
+    assert list((out / "logs").glob("events.out.tfevents.*"))
+    assert summary["steps"] == 300
+    rows = agent.read_metrics(out / "metrics.csv")
+    assert [r["step"] for r in rows] == [150, 300]
+    if reward == "vice-raq":
+        assert summary["labels"] > 0
+        # Ground truth reached learning only through the oracle, for the frames it was asked about.
+        assert run.tap.lookups == len(run.store.answers(include_skipped=True))
+
+
+def test_resume_continues_steps_and_keeps_every_label(tmp_path):
+    first = tiny_run(tmp_path, "vice-raq", steps=200)
+    first.train()
+    labels = [(a.id, a.label) for a in first.store.answers()]
+    assert labels
+    config = agent.load_run_config(tmp_path / "vice-raq")
+    config.steps = 400
+    second = agent.TrainingRun(config, resume=True)
+    assert second.model.num_timesteps == 200
+    assert second.labels_used == len(labels)
+    summary = second.train()
+    assert summary["steps"] == 400
+    assert [(a.id, a.label) for a in second.store.answers()][: len(labels)] == labels
+    assert summary["labels"] >= len(labels)
+
+
+def test_learner_never_reads_ground_truth(tmp_path, monkeypatch):
+    """Every read of is_success in training goes through the tap; the learner sees none."""
+    reads = []
+    original_step = gym.Wrapper.step
+
+    class Guard(dict):
+        def __getitem__(self, key):
+            if key == "is_success":
+                reads.append(key)
+            return super().__getitem__(key)
+
+        def pop(self, key, *default):
+            return super().pop(key, *default)
+
+    import envs.base
+
+    original = envs.base.MujocoTaskEnv.step
+
+    def guarded_step(self, action):
+        obs, reward, terminated, truncated, info = original(self, action)
+        return obs, reward, terminated, truncated, Guard(info)
+
+    monkeypatch.setattr(envs.base.MujocoTaskEnv, "step", guarded_step)
+    run = tiny_run(tmp_path, "vice-raq")
+    train_env = run.tap.env.unwrapped
+    seen_by_learner = []
+    original_tap_step = GroundTruthTap.step
+
+    def spy(self, action):
+        out = original_tap_step(self, action)
+        if self.env.unwrapped is train_env:
+            seen_by_learner.append("is_success" in out[4])
+        return out
+
+    monkeypatch.setattr(GroundTruthTap, "step", spy)
+    run.train()
+    assert seen_by_learner and not any(seen_by_learner)
+    assert run.reward_fn is not None
+    del original_step
