@@ -31,7 +31,13 @@ from reward_learning.config import save_config
 from reward_learning.errors import UserInputError
 from reward_learning.goals import load_goal_images, render_goals
 from reward_learning.labels import LabelStore
-from reward_learning.oracles import GroundTruthTap, Oracle, SimulatedOracle
+from reward_learning.oracles import (
+    GroundTruthTap,
+    LaterOracle,
+    Oracle,
+    SimulatedOracle,
+    success_window_oracle,
+)
 from reward_learning.queries import QUERY_STRATEGIES, QueryCallback
 from reward_learning.tasks import make_env
 from reward_learning.vice import (
@@ -45,6 +51,7 @@ from reward_learning.vice import (
 )
 
 REWARD_MODES: tuple[str, ...] = ("vice-raq", "vice", "classifier", "sparse", "pixel-l2")
+ORACLES: tuple[str, ...] = ("simulated", "human", "later")
 
 
 @dataclass
@@ -57,7 +64,8 @@ class TrainConfig:
     """vice-raq (classifier + queries), vice (no queries), classifier (trained once, frozen),
     sparse (ground-truth success, the upper reference) or pixel-l2 (distance to the mean goal)."""
     oracle: str = "simulated"
-    """Who answers success queries: simulated (reads the simulator's ground truth)."""
+    """Who answers success queries: simulated (reads the simulator's ground truth), human (an
+    OpenCV window; needs a display) or later (frames are saved for `reward-learning label`)."""
     oracle_error: float = 0.0
     """Probability that the simulated oracle answers wrongly."""
     steps: int = 20_000
@@ -80,6 +88,11 @@ class TrainConfig:
     """Adam steps per classifier update."""
     reward_scale: float = 1.0
     """Multiplies the learned reward (log p(success), floored at -10)."""
+    label_smoothing: float = 0.0
+    """Classifier targets become eps/2 and 1 - eps/2 (SERL): bounds how far a confident
+    classifier pushes the reward of policy frames down."""
+    gradient_steps: int = 1
+    """SAC gradient steps per env step."""
     image_size: int = 48
     """Side of the images the reward sees, in pixels (VICE-RAQ used 48)."""
     policy_input: str = "state"
@@ -157,6 +170,10 @@ class TrainingRun:
             raise UserInputError(
                 f"unknown query strategy {config.query_strategy!r}: expected one of {', '.join(QUERY_STRATEGIES)}"
             )
+        if config.oracle not in ORACLES:
+            raise UserInputError(
+                f"unknown oracle {config.oracle!r}: expected one of {', '.join(ORACLES)}"
+            )
         if config.policy_input not in ("state", "image"):
             raise UserInputError(f"policy input {config.policy_input!r}: expected state or image")
         self.config = config
@@ -165,7 +182,9 @@ class TrainingRun:
         self._started = time.perf_counter()
         self._earlier_wall = 0.0
         self._earlier_reward = 0.0
-        self.classifier = SuccessClassifier(seed=config.seed, device=config.device)
+        self.classifier = SuccessClassifier(
+            label_smoothing=config.label_smoothing, seed=config.seed, device=config.device
+        )
         self.goals = self._goal_images()
         self.data = ClassifierData(self.goals)
         self.store = LabelStore(self.out / "labels.sqlite", run=self.out.name, task=config.task)
@@ -177,9 +196,7 @@ class TrainingRun:
         )
         if config.reward == "sparse":  # the upper reference learns from ground truth itself
             self.env = env
-        self.oracle = oracle or SimulatedOracle(
-            self.tap.truth, 2, config.oracle_error, np.random.default_rng(config.seed)
-        )
+        self.oracle = oracle or self._oracle()
         self.model = self._sac()
         self.classifier_callback: ClassifierCallback | None = None
         self.query_callback: QueryCallback | None = None
@@ -197,6 +214,14 @@ class TrainingRun:
         np.savez_compressed(self.out / "goals.npz", images=goals)
         return goals
 
+    def _oracle(self) -> Oracle:
+        c = self.config
+        if c.oracle == "human":
+            return success_window_oracle()
+        if c.oracle == "later":
+            return LaterOracle()
+        return SimulatedOracle(self.tap.truth, 2, c.oracle_error, np.random.default_rng(c.seed))
+
     def _reward_fn(self) -> RewardFn | None:
         c = self.config
         if c.reward == "sparse":
@@ -213,6 +238,7 @@ class TrainingRun:
             self.env,
             buffer_size=c.steps + 1,  # the buffer index of a frame is its key for the oracle
             learning_starts=c.learning_starts,
+            gradient_steps=c.gradient_steps,
             policy_kwargs={"features_extractor_class": extractor, "net_arch": [256, 256]},
             seed=c.seed,
             device=c.device,
@@ -431,7 +457,8 @@ def record_video(
             done = terminated or truncated
         frames.append(np.asarray(env.render()))
     env.close()
-    imageio.mimsave(path, np.stack(frames), fps=env.metadata["render_fps"], macro_block_size=1)
+    # imageio's type stubs do not list the ffmpeg plugin's keyword arguments.
+    imageio.mimsave(path, np.stack(frames), fps=env.metadata["render_fps"], macro_block_size=1)  # type: ignore[call-overload]
     return path
 
 

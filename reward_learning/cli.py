@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from reward_learning import uncertainty
 from reward_learning.config import add_arguments, from_namespace
 from reward_learning.errors import UserInputError
+from reward_learning.labels import LabelStore
 
 
 def _mnist(args: argparse.Namespace) -> None:
@@ -17,9 +18,9 @@ def _mnist(args: argparse.Namespace) -> None:
     config = from_namespace(mnist.MnistConfig, args)
     oracle = None
     if config.oracle == "human":
-        from reward_learning.oracles import DigitWindowOracle
+        from reward_learning.oracles import digit_window_oracle
 
-        oracle = DigitWindowOracle()
+        oracle = digit_window_oracle()
     points = mnist.run_experiment(config, oracle)
     final = {p.strategy: p for p in points if p.seed == 0}
     for strategy, point in final.items():
@@ -77,6 +78,71 @@ def _evaluate(args: argparse.Namespace) -> None:
         print(f"video: {result['video']}")
 
 
+def _store(run_dir: str) -> LabelStore:
+    from pathlib import Path
+
+    from reward_learning.labels import LabelStore
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise UserInputError(f"run directory {run_dir} does not exist")
+    database = path / "labels.sqlite"
+    if not database.exists():
+        raise UserInputError(f"{run_dir} has no label store (labels.sqlite)")
+    return LabelStore(database, run=path.name)
+
+
+def _labels(args: argparse.Namespace) -> None:
+    from reward_learning.labels import export_labels, import_labels
+
+    store = _store(args.run_dir)
+    if args.action == "list":
+        answers = store.answers(include_skipped=True, all_runs=True)
+        for a in answers:
+            label = "skip" if a.label is None else a.label
+            print(f"{a.id:6d}  {a.run:>12}  {a.task:>6}  {a.source:>9}  label={label}  key={a.key}")
+        print(f"{len(answers)} answers in {store.path}")
+    elif args.action == "export":
+        folder = args.folder or f"{args.run_dir}/labels_export"
+        print(f"{export_labels(store, folder)} answers written to {folder}/ (PNGs and labels.csv)")
+    else:
+        if args.folder is None:
+            raise UserInputError(
+                "labels import needs --folder FOLDER (one written by `labels export`)"
+            )
+        print(f"{import_labels(store, args.folder)} answers imported into {store.path}")
+
+
+def _label(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from reward_learning.oracles import Query, success_window_oracle
+
+    store = _store(args.run_dir)
+    pending = store.pending()
+    if not pending:
+        print(f"no frames waiting for an answer in {args.run_dir}")
+        return
+    oracle = success_window_oracle(grid=args.grid)
+    query = Query(
+        np.stack([p.image for p in pending]), np.array([p.key or 0 for p in pending]),
+        np.array([p.probability or 0.0 for p in pending]), np.array([p.score or 0.0 for p in pending]),
+        remaining=len(pending),
+    )  # fmt: skip
+    rows: dict[int, int] = {}
+    for answer in oracle.ask(query):
+        frame = pending[answer.position]
+        if answer.undo:
+            store.retract(rows.pop(answer.position))
+            store.restore(frame.id)  # waiting again
+            continue
+        rows[answer.position] = store.add(
+            frame.image, answer.label, "human", frame.key, frame.probability, frame.score
+        )
+        store.retract(frame.id)  # answered: no longer pending
+    print(f"{len(rows)} answers stored in {store.path}; resume the run to use them")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand."""
     from reward_learning.mnist import MnistConfig
@@ -111,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     goals.add_argument("--out", default=None, help="output folder (default: goals/TASK)")
     goals.set_defaults(run=_collect_goals)
 
-    from reward_learning.agent import REWARD_MODES, TrainConfig
+    from reward_learning.agent import ORACLES, REWARD_MODES, TrainConfig
     from reward_learning.queries import QUERY_STRATEGIES
 
     train = commands.add_parser("train", help="SAC on a learned reward (VICE-RAQ by default)")
@@ -122,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         TrainConfig,
         choices={
             "reward": REWARD_MODES,
-            "oracle": ("simulated",),
+            "oracle": ORACLES,
             "query_strategy": QUERY_STRATEGIES,
             "policy_input": ("state", "image"),
         },
@@ -138,6 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--video", action=argparse.BooleanOptionalAction, default=True, help="write policy.mp4"
     )
     evaluate.set_defaults(run=_evaluate)
+
+    labels = commands.add_parser("labels", help="list, export or import a run's labels")
+    labels.add_argument("action", choices=("list", "export", "import"))
+    labels.add_argument("run_dir", help="a run directory (holds labels.sqlite)")
+    labels.add_argument("--folder", help="export to / import from this folder of PNGs + labels.csv")
+    labels.set_defaults(run=_labels)
+
+    label = commands.add_parser(
+        "label", help="answer, in a window, the frames a run saved for later"
+    )
+    label.add_argument("run_dir", help="a run trained with --oracle later")
+    label.add_argument("--grid", action="store_true", help="show up to 9 frames at once")
+    label.set_defaults(run=_label)
     return parser
 
 

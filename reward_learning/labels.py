@@ -11,7 +11,7 @@ import hashlib
 import sqlite3
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -129,12 +129,19 @@ class LabelStore:
         score: float | None = None,
     ) -> int:
         """Commit one answer (``label=None`` for a skip); returns its row id once it is durable."""
+        return self._insert(
+            StoredLabel(
+                0, self.run, self.task, key, image, label, source, probability, score, time.time()
+            )
+        )
+
+    def _insert(self, answer: StoredLabel) -> int:
         cursor = self.db.execute(
             "INSERT INTO labels (run, task, key, image_hash, image_png, label, source, probability,"
             " score, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                self.run, self.task, key, image_hash(image), _png(image), label, source,
-                probability, score, time.time(),
+                answer.run, answer.task, answer.key, image_hash(answer.image), _png(answer.image),
+                answer.label, answer.source, answer.probability, answer.score, answer.created,
             ),
         )  # fmt: skip
         assert cursor.lastrowid is not None
@@ -143,6 +150,10 @@ class LabelStore:
     def retract(self, row_id: int) -> None:
         """Mark an answer as taken back (undo); the row stays, for the record."""
         self.db.execute("UPDATE labels SET retracted = 1 WHERE id = ?", (row_id,))
+
+    def restore(self, row_id: int) -> None:
+        """Undo a :meth:`retract`."""
+        self.db.execute("UPDATE labels SET retracted = 0 WHERE id = ?", (row_id,))
 
     def answers(self, include_skipped: bool = False, all_runs: bool = False) -> list[StoredLabel]:
         """The answers not taken back, oldest first."""
@@ -159,6 +170,14 @@ class LabelStore:
         rows = self.db.execute(sql + " ORDER BY id", params).fetchall()
         return [StoredLabel(r[0], r[1], r[2], r[3], _unpng(r[4]), *r[5:]) for r in rows]
 
+    def pending(self) -> list[StoredLabel]:
+        """Frames a run saved for a person to answer later (``--oracle later``), oldest first."""
+        return [
+            a
+            for a in self.answers(include_skipped=True)
+            if a.source == "pending" and a.label is None
+        ]
+
     def asked_hashes(self) -> set[str]:
         """Hashes of every image this run has asked about (skips and undos included)."""
         rows = self.db.execute("SELECT image_hash FROM labels WHERE run = ?", (self.run,))
@@ -170,3 +189,57 @@ class LabelStore:
     def close(self) -> None:
         """Close the database (answers are already durable)."""
         self.db.close()
+
+
+EXPORT_FIELDS = ("file", "label", "source", "run", "task", "key", "probability", "score", "created")
+
+
+def export_labels(store: LabelStore, folder: str | Path) -> int:
+    """Write every answer of the store (all runs, skips included) as PNGs plus ``labels.csv``."""
+    import csv
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    answers = store.answers(include_skipped=True, all_runs=True)
+    with open(folder / "labels.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(EXPORT_FIELDS)
+        for a in answers:
+            name = f"{a.id:06d}.png"
+            (folder / name).write_bytes(_png(a.image))
+            writer.writerow([name, "" if a.label is None else a.label, a.source, a.run, a.task,
+                             "" if a.key is None else a.key, a.probability, a.score, a.created])  # fmt: skip
+    return len(answers)
+
+
+def _optional(text: str, kind: type[int] | type[float]) -> Any:
+    return None if text in ("", "None") else kind(text)
+
+
+def import_labels(store: LabelStore, folder: str | Path) -> int:
+    """Add the answers of an exported folder to ``store``; returns how many were added.
+
+    Raises:
+        UserInputError: the folder has no ``labels.csv`` or names an image it does not hold.
+    """
+    import csv
+
+    folder = Path(folder)
+    table = folder / "labels.csv"
+    if not table.exists():
+        raise UserInputError(f"{folder} has no labels.csv (write one with `labels export`)")
+    added = 0
+    with open(table, newline="") as f:
+        for row in csv.DictReader(f):
+            path = folder / row["file"]
+            if not path.exists():
+                raise UserInputError(f"{table} names {row['file']}, which is not in {folder}")
+            store._insert(
+                StoredLabel(
+                    0, row["run"], row["task"], _optional(row["key"], int), _unpng(path.read_bytes()),
+                    _optional(row["label"], int), row["source"], _optional(row["probability"], float),
+                    _optional(row["score"], float), float(row["created"]),
+                )
+            )  # fmt: skip
+            added += 1
+    return added

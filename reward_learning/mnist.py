@@ -24,6 +24,7 @@ from reward_learning.active import ActiveLearner
 from reward_learning.config import save_config
 from reward_learning.devices import resolve_device
 from reward_learning.errors import UserInputError
+from reward_learning.labels import LabelStore
 from reward_learning.oracles import Oracle, Query, SimulatedOracle
 
 
@@ -348,11 +349,17 @@ class CurvePoint(NamedTuple):
 
 
 def run_strategy(
-    config: MnistConfig, strategy: str, seed: int, data: Split, oracle: Oracle | None = None
+    config: MnistConfig,
+    strategy: str,
+    seed: int,
+    data: Split,
+    oracle: Oracle | None = None,
+    store: LabelStore | None = None,
 ) -> Iterator[CurvePoint]:
     """One active-learning run; yields the test accuracy after every round (round 0 = initial).
 
-    ``oracle`` defaults to a simulated one that reads the pool's held-back labels.
+    ``oracle`` defaults to a simulated one that reads the pool's held-back labels. With a
+    ``store``, every answer is committed to it before the learner uses it.
     """
     rng = np.random.default_rng(seed)
 
@@ -383,8 +390,18 @@ def run_strategy(
             remaining=(config.rounds - round_ + 1) * config.queries,
         )  # fmt: skip
         answers: dict[int, int | None] = {}
+        rows: dict[int, int] = {}
         for answer in oracle.ask(query):
             answers[answer.position] = None if answer.undo else answer.label
+            if store is None:
+                continue
+            if answer.undo:
+                store.retract(rows.pop(answer.position))
+                continue
+            rows[answer.position] = store.add(
+                query.images[answer.position], answer.label, oracle.source, int(keys[answer.position]),
+                float(query.probabilities[answer.position].max()), float(scores[answer.position]),
+            )  # fmt: skip
         taught = [p for p, label in answers.items() if label is not None]
         unlabelled = np.setdiff1d(unlabelled, keys[list(answers)])
         if taught:
@@ -407,11 +424,14 @@ def run_experiment(config: MnistConfig, oracle: Oracle | None = None) -> list[Cu
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.json")
     points: list[CurvePoint] = []
+    store = (
+        None if oracle is None else LabelStore(out / "labels.sqlite", run=out.name, task="mnist")
+    )
     runs = [(s, seed) for seed in range(config.seeds) for s in strategies]
     with tqdm(total=len(runs) * config.rounds, desc="mnist active learning", unit="round") as bar:
         for strategy, seed in runs:
             data = split(digits, config.initial, config.n_test, seed)
-            for point in run_strategy(config, strategy, seed, data, oracle):
+            for point in run_strategy(config, strategy, seed, data, oracle, store):
                 points.append(point)
                 bar.set_postfix(strategy=strategy, seed=seed, acc=f"{point.accuracy:.3f}")
                 bar.update(point.round > 0)

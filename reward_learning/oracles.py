@@ -6,12 +6,16 @@ durably before it uses it (and before the oracle is asked for the next one).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+import cv2
 import gymnasium as gym
 import numpy as np
+
+from reward_learning.errors import UserInputError
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,17 @@ class SimulatedOracle:
             yield Answer(position, int(label))
 
 
+class LaterOracle:
+    """Answers nothing now: every frame is stored as pending, for ``reward-learning label RUN_DIR``."""
+
+    source = "pending"
+
+    def ask(self, query: Query) -> Iterator[Answer]:
+        """Yield a skip for every item; the store keeps the frames under source ``pending``."""
+        for position in range(len(query.images)):
+            yield Answer(position, None)
+
+
 class GroundTruthTap(gym.Wrapper[Any, Any, Any, Any]):
     """Takes ground truth out of a training env, so that only the simulated oracle sees it.
 
@@ -136,3 +151,149 @@ class GroundTruthTap(gym.Wrapper[Any, Any, Any, Any]):
         """Ground-truth success (0/1, int64 ``(n,)``) of the frames with these keys."""
         self.lookups += len(keys)
         return np.array([self._success[int(k)] for k in keys], dtype=np.int64)
+
+
+# --------------------------------------------------------------------------- people
+
+WINDOW_PIXELS = 384  # frames are shown enlarged (nearest neighbour) to at least this size
+
+
+def require_display() -> None:
+    """Fail at once, in one line, where no window can open (``cv2.imshow`` would abort)."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise UserInputError(
+            "--oracle human needs a display: set DISPLAY (or run under xvfb-run), "
+            "or use --oracle simulated"
+        )
+
+
+def _enlarge(image: np.ndarray, pixels: int = WINDOW_PIXELS) -> np.ndarray:
+    """uint8 ``(H, W[, 3])`` RGB or gray to BGR, enlarged by an integer factor to >= ``pixels``."""
+    factor = max(1, -(-pixels // max(image.shape[:2])))
+    big = cv2.resize(
+        image, (image.shape[1] * factor, image.shape[0] * factor), interpolation=cv2.INTER_NEAREST
+    )
+    return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR if big.ndim == 2 else cv2.COLOR_RGB2BGR)
+
+
+def _caption(canvas: np.ndarray, lines: list[str]) -> np.ndarray:
+    """``canvas`` with a black band of text lines under it."""
+    band = np.zeros((22 * len(lines) + 8, canvas.shape[1], 3), np.uint8)
+    for i, line in enumerate(lines):
+        cv2.putText(
+            band,
+            line,
+            (8, 22 * (i + 1)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+    return np.concatenate([canvas, band])
+
+
+class WindowOracle:
+    """A person answers in an OpenCV window, one key per item.
+
+    Keys: the answer keys (``keys``), ``s`` skip, ``u`` undo the last answer (its item is shown
+    again), ``q`` stop asking this round. Closing the window counts as ``q``.
+
+    Args:
+        keys: key character to label, e.g. ``{"y": 1, "n": 0}``.
+        title: the window's title.
+        prompt: the question, shown under the frame.
+        grid: show up to 9 frames at once (3x3), answered in order; the current one is framed.
+    """
+
+    def __init__(self, keys: dict[str, int], title: str, prompt: str, grid: bool = False) -> None:
+        require_display()
+        self.keys = {ord(k): label for k, label in keys.items()}
+        self.title = title
+        self.prompt = prompt
+        self.grid = grid
+        self.source = "human"
+
+    def _describe(self, query: Query, position: int) -> str:
+        p = np.asarray(query.probabilities[position])
+        belief = (
+            f"P(success) {float(p):.2f}"
+            if p.ndim == 0
+            else f"model guess {int(p.argmax())} ({p.max():.2f})"
+        )
+        return f"{belief}   score {float(query.scores[position]):.3f}"
+
+    def _frame(self, query: Query, position: int, answered: int) -> np.ndarray:
+        if not self.grid:
+            canvas = _enlarge(query.images[position])
+            first = position
+        else:
+            first = position - position % 9
+            tiles = [_enlarge(img, WINDOW_PIXELS // 3) for img in query.images[first : first + 9]]
+            tiles += [np.zeros_like(tiles[0])] * (9 - len(tiles))
+            cv2.rectangle(tiles[position - first], (0, 0), tiles[0].shape[1::-1], (0, 255, 255), 3)
+            canvas = np.concatenate([np.concatenate(tiles[r * 3 : r * 3 + 3], 1) for r in range(3)])
+        keys = "/".join(chr(k) for k in self.keys)
+        return _caption(
+            canvas,
+            [
+                f"{self.prompt}  [{keys}] answer  [s] skip  [u] undo  [q] stop",
+                self._describe(query, position),
+                f"item {position + 1} of {len(query.images)}   labels left {query.remaining - answered}",
+            ],
+        )
+
+    def _window_open(self) -> bool:
+        try:
+            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
+        except cv2.error:  # Qt's highgui raises once a person closed the window
+            return False
+
+    def _key(self) -> int:
+        """The next key press; ``q`` when the window was closed."""
+        while True:
+            key = cv2.waitKey(50)
+            if not self._window_open():
+                return ord("q")
+            if key != -1:
+                return key & 0xFF
+
+    def ask(self, query: Query) -> Iterator[Answer]:
+        """Show each item until it is answered or skipped; yields each answer at once."""
+        cv2.namedWindow(self.title, cv2.WINDOW_AUTOSIZE)
+        history: list[Answer] = []  # answers and skips given, for undo
+        position = 0
+        try:
+            while position < len(query.images):
+                answered = sum(a.label is not None for a in history)
+                cv2.imshow(self.title, self._frame(query, position, answered))
+                key = self._key()
+                if key == ord("q"):
+                    return
+                if key == ord("u"):
+                    if history:
+                        position = history.pop().position
+                        yield Answer(position, None, undo=True)
+                    continue
+                if key != ord("s") and key not in self.keys:
+                    continue
+                answer = Answer(position, None if key == ord("s") else self.keys[key])
+                history.append(answer)
+                yield answer
+                position += 1
+        finally:
+            if self._window_open():
+                cv2.destroyWindow(self.title)
+                cv2.waitKey(1)
+
+
+def success_window_oracle(grid: bool = False) -> WindowOracle:
+    """``y`` success / ``n`` failure, for robot frames."""
+    return WindowOracle({"y": 1, "n": 0}, "reward_learning: success?", "Is this a success?", grid)
+
+
+def digit_window_oracle() -> WindowOracle:
+    """Keys ``0``-``9`` answer the digit, for MNIST."""
+    return WindowOracle(
+        {str(d): d for d in range(10)}, "reward_learning: which digit?", "Which digit?"
+    )

@@ -1,0 +1,157 @@
+import hashlib
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from reward_learning.cli import main
+from reward_learning.labels import LabelStore, LabelStoreError, export_labels, import_labels
+
+
+def frame(i, size=16):
+    return np.random.default_rng(i).integers(0, 255, (size, size, 3), dtype=np.uint8)
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_answers_round_trip_with_images(tmp_path):
+    store = LabelStore(tmp_path / "labels.sqlite", "run1", "push")
+    first = store.add(frame(0), 1, "human", key=5, probability=0.7, score=0.7)
+    store.add(frame(1), None, "human", key=6)  # a skip
+    store.add(frame(2), 0, "simulated", key=7)
+    answers = store.answers()
+    assert [a.label for a in answers] == [1, 0]
+    np.testing.assert_array_equal(answers[0].image, frame(0))
+    assert answers[0].key == 5 and answers[0].probability == pytest.approx(0.7)
+    assert len(store.answers(include_skipped=True)) == 3
+    store.retract(first)
+    assert [a.label for a in store.answers()] == [0]
+    assert len(store.asked_hashes()) == 3  # never asked twice, even after an undo
+
+
+def test_runs_are_kept_apart_and_survive_reopening(tmp_path):
+    path = tmp_path / "labels.sqlite"
+    a = LabelStore(path, "a", "push")
+    a.add(frame(0), 1, "human")
+    a.close()
+    b = LabelStore(path, "b", "push")
+    assert b.answers() == [] and len(b.answers(all_runs=True)) == 1
+    assert len(LabelStore(path, "a", "push")) == 1
+
+
+KILLER = """
+import sys, numpy as np
+from reward_learning.labels import LabelStore
+store = LabelStore(sys.argv[1], "killed", "push")
+for i in range(10_000):
+    store.add(np.full((16, 16, 3), i % 256, np.uint8), i % 2, "human", key=i)
+    print(i + 1, flush=True)  # the answer is durable before anyone hears of it
+"""
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 20])
+def test_sigkill_after_k_answers_keeps_at_least_those_k(tmp_path, k):
+    path = tmp_path / "labels.sqlite"
+    child = subprocess.Popen([sys.executable, "-c", KILLER, str(path)], stdout=subprocess.PIPE, text=True)
+    for _ in range(k):
+        child.stdout.readline()
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    rows = LabelStore(path, "killed", "push").answers()
+    # Every answer announced is stored; at most one more (committed, not yet announced) may be.
+    assert k <= len(rows) <= k + 1
+    assert [r.key for r in rows] == list(range(len(rows)))
+
+
+KILL_AT = """
+import os, signal, sys, numpy as np
+from reward_learning.labels import LabelStore
+store = LabelStore(sys.argv[1], "killed", "push")
+k = int(sys.argv[2])
+for i in range(k):
+    store.add(np.full((16, 16, 3), i, np.uint8), 1, "human", key=i)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 13])
+def test_process_killed_right_after_k_answers_leaves_exactly_k(tmp_path, k):
+    path = tmp_path / "labels.sqlite"
+    result = subprocess.run([sys.executable, "-c", KILL_AT, str(path), str(k)])
+    assert result.returncode == -signal.SIGKILL
+    assert len(LabelStore(path, "killed", "push").answers()) == k
+
+
+def test_corrupt_database_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "labels.sqlite"
+    path.write_bytes(b"this is not a database at all" * 100)
+    before = digest(path)
+    with pytest.raises(LabelStoreError, match="not a usable label database"):
+        LabelStore(path, "r", "push")
+    assert digest(path) == before
+
+
+def test_database_of_another_program_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "other.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE customers (name TEXT)")
+    db.execute("INSERT INTO customers VALUES ('x')")
+    db.commit()
+    db.close()
+    before = digest(path)
+    with pytest.raises(LabelStoreError, match="another program"):
+        LabelStore(path, "r", "push")
+    assert digest(path) == before
+
+
+def test_export_then_import_reproduces_the_store(tmp_path):
+    source = LabelStore(tmp_path / "a.sqlite", "run", "push")
+    for i, label in enumerate([1, 0, None, 1]):
+        source.add(frame(i), label, "human", key=i, probability=0.1 * i, score=0.5)
+    assert export_labels(source, tmp_path / "export") == 4
+    target = LabelStore(tmp_path / "b.sqlite", "run", "push")
+    assert import_labels(target, tmp_path / "export") == 4
+    a, b = source.answers(include_skipped=True), target.answers(include_skipped=True)
+    assert [x._replace(id=0, image=None) for x in a] == [y._replace(id=0, image=None) for y in b]
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.image, y.image)
+
+
+def test_labels_cli(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    LabelStore(run / "labels.sqlite", "run", "push").add(frame(0), 1, "human")
+    assert main(["labels", "list", str(run)]) == 0
+    assert "1 answers" in capsys.readouterr().out
+    assert main(["labels", "export", str(run), "--folder", str(tmp_path / "x")]) == 0
+    assert (tmp_path / "x" / "labels.csv").exists()
+    assert main(["labels", "import", str(run), "--folder", str(tmp_path / "x")]) == 0
+    assert len(LabelStore(run / "labels.sqlite", "run").answers()) == 2
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda run: None, "does not exist"),
+        (lambda run: run.mkdir(), "has no label store"),
+    ],
+)
+def test_labels_cli_bad_run_dir_is_one_line(tmp_path, capsys, make, message):
+    run = tmp_path / "run"
+    make(run)
+    assert main(["labels", "list", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_labels_cli_foreign_database_is_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "labels.sqlite").write_bytes(b"garbage" * 1000)
+    assert main(["labels", "list", str(run)]) == 2
+    assert "not a usable label database" in capsys.readouterr().err

@@ -1,0 +1,196 @@
+"""Real OpenCV windows under Xvfb, driven by xdotool key presses."""
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from reward_learning.errors import UserInputError
+from reward_learning.oracles import (
+    Answer,
+    Query,
+    digit_window_oracle,
+    require_display,
+    success_window_oracle,
+)
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool (.ci/run installs them)"
+)
+
+
+@pytest.fixture(scope="module")
+def display():
+    number = f":{os.getpid() % 400 + 100}"
+    server = subprocess.Popen(["Xvfb", number, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = number
+    fonts = "/usr/share/fonts/truetype/dejavu"
+    if os.path.isdir(fonts):
+        os.environ.setdefault("QT_QPA_FONTDIR", fonts)
+    yield number
+    server.terminate()
+    server.wait()
+    if old is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = old
+
+
+def press(title, keys, shots=None, delay=0.3):
+    """Send keys to the window called ``title`` from a thread, once it exists."""
+
+    def run():
+        window = ""
+        for _ in range(100):
+            found = subprocess.run(["xdotool", "search", "--name", title], capture_output=True, text=True)
+            window = found.stdout.split()[0] if found.stdout.split() else ""
+            if window:
+                break
+            time.sleep(0.1)
+        time.sleep(delay)
+        if shots is not None:
+            from PIL import ImageGrab
+
+            shots.append(np.asarray(ImageGrab.grab(xdisplay=os.environ["DISPLAY"])))
+        for key in keys:
+            subprocess.run(["xdotool", "key", "--window", window, key], check=True)
+            time.sleep(delay)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def frames(n, channels=3, size=48):
+    rng = np.random.default_rng(0)
+    shape = (n, size, size, channels) if channels == 3 else (n, size, size)
+    return rng.integers(0, 255, size=shape, dtype=np.uint8)
+
+
+def query(n, probabilities=None):
+    return Query(frames(n), np.arange(n), probabilities if probabilities is not None else np.full(n, 0.4),
+                 np.linspace(1, 0.5, n), remaining=10)
+
+
+def test_success_window_keys_do_what_they_say(display):
+    oracle = success_window_oracle()
+    shots = []
+    thread = press(oracle.title, ["y", "n", "u", "y", "s", "q"], shots)
+    answers = list(oracle.ask(query(5)))
+    thread.join()
+    assert answers == [Answer(0, 1), Answer(1, 0), Answer(1, None, undo=True), Answer(1, 1), Answer(2, None)]
+    # The screenshot shows the frame enlarged: a large non-background block of the frame's pixels.
+    shot = shots[0]
+    assert shot.shape[0] >= 384 and (shot.reshape(-1, shot.shape[-1])[:, :3].std(0) > 20).all()
+
+
+def send_wm_delete(window_id):
+    """What a window manager sends when a person clicks a window's close button."""
+    import ctypes
+    import ctypes.util
+
+    x11 = ctypes.cdll.LoadLibrary(ctypes.util.find_library("X11"))
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+    x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                    ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+
+    class Event(ctypes.Union):
+        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+
+    display = x11.XOpenDisplay(os.environ["DISPLAY"].encode())
+    event = Event()
+    event.xclient.type = 33  # ClientMessage
+    event.xclient.window = window_id
+    event.xclient.message_type = x11.XInternAtom(display, b"WM_PROTOCOLS", 0)
+    event.xclient.format = 32
+    event.xclient.data[0] = x11.XInternAtom(display, b"WM_DELETE_WINDOW", 0)
+    x11.XSendEvent(display, window_id, 0, 0, ctypes.byref(event))
+    x11.XFlush(display)
+    x11.XCloseDisplay(display)
+
+
+def test_closing_the_window_counts_as_stop(display):
+    oracle = success_window_oracle()
+
+    def close():
+        time.sleep(1.0)
+        found = subprocess.run(["xdotool", "search", "--name", oracle.title], capture_output=True, text=True)
+        for window in found.stdout.split():
+            send_wm_delete(int(window))
+
+    threading.Thread(target=close, daemon=True).start()
+    assert list(oracle.ask(query(3))) == []
+
+
+def test_grid_mode_takes_one_key_per_frame(display):
+    oracle = success_window_oracle(grid=True)
+    thread = press(oracle.title, ["y", "y", "n", "s"])
+    answers = list(oracle.ask(query(4)))
+    thread.join()
+    assert [a.label for a in answers] == [1, 1, 0, None]
+
+
+def test_digit_window(display):
+    oracle = digit_window_oracle()
+    probabilities = np.tile(np.eye(10)[3], (3, 1))
+    q = Query(frames(3, channels=1, size=28), np.arange(3), probabilities, np.ones(3), remaining=5)
+    thread = press(oracle.title, ["7", "x", "s", "u", "2", "q"])
+    answers = list(oracle.ask(q))
+    thread.join()
+    assert answers == [Answer(0, 7), Answer(1, None), Answer(1, None, undo=True), Answer(1, 2)]
+
+
+def test_no_display_fails_at_once(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(UserInputError, match="needs a display: set DISPLAY"):
+        require_display()
+
+
+def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(display, tmp_path):
+    from reward_learning import agent
+    from reward_learning.cli import main
+    from reward_learning.labels import LabelStore
+
+    config = agent.TrainConfig(
+        reward="vice-raq", oracle="later", steps=200, learning_starts=100, eval_every=200, eval_episodes=1,
+        queries_every=100, queries_per_round=2, goals=4, progress=False, video=False, device="cpu",
+        out=str(tmp_path / "run"),
+    )
+    agent.TrainingRun(config).train()
+    store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
+    assert len(store.pending()) == 2 and store.answers() == []
+    thread = press("reward_learning: success?", ["y", "n"])
+    assert main(["label", str(tmp_path / "run")]) == 0
+    thread.join()
+    assert store.pending() == []
+    assert [(a.label, a.source) for a in store.answers()] == [(1, "human"), (0, "human")]
+    resumed = agent.TrainingRun(agent.load_run_config(tmp_path / "run"), resume=True)
+    assert resumed.labels_used == 2
+
+
+def test_mnist_human_oracle_stores_each_digit(display, tmp_path):
+    from reward_learning.cli import main
+    from reward_learning.labels import LabelStore
+
+    thread = press("reward_learning: which digit?", ["4", "s", "q"])
+    code = main(["mnist", "--oracle", "human", "--strategy", "random", "--rounds", "1", "--seeds", "1",
+                 "--queries", "3", "--train-steps", "5", "--out", str(tmp_path / "m")])
+    thread.join()
+    assert code == 0
+    answers = LabelStore(tmp_path / "m" / "labels.sqlite", "m").answers(include_skipped=True)
+    assert [a.label for a in answers][:2] == [4, None]
