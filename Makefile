@@ -31,9 +31,9 @@ test: lint
 	$(PY) -m pytest -q
 
 benchmarks: install
-	$(PY) benchmarks/mnist_label_efficiency.py
-	$(PY) benchmarks/env_speed.py
-	$(PY) benchmarks/push_learning.py
+	$(PY) -m benchmarks.env_speed
+	$(PY) -m benchmarks.mnist_label_efficiency
+	$(PY) -m benchmarks.push_learning
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

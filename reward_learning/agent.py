@@ -86,6 +86,10 @@ class TrainConfig:
     """Env steps between classifier updates (VICE)."""
     classifier_steps: int = 20
     """Adam steps per classifier update."""
+    policy_negatives: str = "replay"
+    """Policy frames the classifier learns as failures: replay (VICE: the whole buffer, the
+    latest policy included) or exploration (the random-action phase only; the classifier then
+    changes only when oracle answers arrive)."""
     reward_scale: float = 1.0
     """Multiplies the learned reward (log p(success), floored at -10)."""
     label_smoothing: float = 0.0
@@ -263,7 +267,7 @@ class TrainingRun:
             self.classifier_callback = ClassifierCallback(
                 self.classifier, self.reward_fn, self.data, start=c.learning_starts,
                 every=None if c.reward == "classifier" else c.classifier_every,
-                steps=c.classifier_steps,
+                steps=c.classifier_steps, policy_negatives=c.policy_negatives,
             )  # fmt: skip
             callbacks.append(self.classifier_callback)
         eval_env = VecTransposeImage(

@@ -160,6 +160,10 @@ class ClassifierCallback(BaseCallback):
         every: env steps between updates, or ``None`` for one update only.
         steps: Adam steps per update.
         first_steps: Adam steps of the first update (from random weights).
+        n_negatives: policy frames drawn per update.
+        policy_negatives: ``"replay"`` (VICE: the whole replay buffer, so the policy's latest
+            frames count as failures) or ``"exploration"`` (only the frames of the random-action
+            phase before ``start``; then the classifier changes only when oracle answers arrive).
     """
 
     def __init__(
@@ -172,6 +176,7 @@ class ClassifierCallback(BaseCallback):
         steps: int = 20,
         first_steps: int = 200,
         n_negatives: int = 4096,
+        policy_negatives: str = "replay",
     ) -> None:
         super().__init__()
         self.classifier = classifier
@@ -182,8 +187,14 @@ class ClassifierCallback(BaseCallback):
         self.steps = steps
         self.first_steps = first_steps
         self.n_negatives = n_negatives
+        if policy_negatives not in ("replay", "exploration"):
+            raise ValueError(
+                f"policy_negatives={policy_negatives!r}: expected replay or exploration"
+            )
+        self.policy_negatives = policy_negatives
         self.seconds = 0.0
         self.last_update = 0
+        self.labels_at_update = 0
         self.rng = np.random.default_rng(0)
 
     def _due(self) -> bool:
@@ -192,12 +203,20 @@ class ClassifierCallback(BaseCallback):
             return False
         if self.classifier.version == 0:
             return True
-        return self.every is not None and t >= self.last_update + self.every
+        if self.every is None or t < self.last_update + self.every:
+            return False
+        # Frames of the exploration phase do not change: only new answers make an update worth it.
+        return self.policy_negatives == "replay" or self._labels() != self.labels_at_update
+
+    def _labels(self) -> int:
+        return len(self.data.positives) + len(self.data.negatives)
 
     def update(self) -> float:
         """One classifier update and a relabelling of the buffer; returns the loss."""
         buffer = dict_replay_buffer(self.model)
-        size = buffer.size()
+        size = (
+            buffer.size() if self.policy_negatives == "replay" else min(buffer.size(), self.start)
+        )
         negatives = buffer_frames(buffer, self.rng.integers(size, size=min(self.n_negatives, size)))
         if self.data.negatives:
             answered = np.stack(list(self.data.negatives.values()))
@@ -219,6 +238,7 @@ class ClassifierCallback(BaseCallback):
         start = time.perf_counter()
         loss = self.update()
         self.last_update = self.num_timesteps
+        self.labels_at_update = self._labels()
         self.seconds += time.perf_counter() - start
         self.logger.record("reward/classifier_loss", loss)
         self.logger.record("reward/classifier_version", self.classifier.version)

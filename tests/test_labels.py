@@ -57,7 +57,9 @@ for i in range(10_000):
 @pytest.mark.parametrize("k", [1, 3, 7, 20])
 def test_sigkill_after_k_answers_keeps_at_least_those_k(tmp_path, k):
     path = tmp_path / "labels.sqlite"
-    child = subprocess.Popen([sys.executable, "-c", KILLER, str(path)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLER, str(path)], stdout=subprocess.PIPE, text=True
+    )
     for _ in range(k):
         child.stdout.readline()
     child.send_signal(signal.SIGKILL)
@@ -118,7 +120,7 @@ def test_export_then_import_reproduces_the_store(tmp_path):
     assert import_labels(target, tmp_path / "export") == 4
     a, b = source.answers(include_skipped=True), target.answers(include_skipped=True)
     assert [x._replace(id=0, image=None) for x in a] == [y._replace(id=0, image=None) for y in b]
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x.image, y.image)
 
 

@@ -19,15 +19,19 @@ from reward_learning.oracles import (
 )
 
 pytestmark = pytest.mark.skipif(
-    not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool (.ci/run installs them)"
+    not (shutil.which("Xvfb") and shutil.which("xdotool")),
+    reason="needs Xvfb and xdotool (.ci/run installs them)",
 )
 
 
 @pytest.fixture(scope="module")
 def display():
     number = f":{os.getpid() % 400 + 100}"
-    server = subprocess.Popen(["Xvfb", number, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["Xvfb", number, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1.0)
     old = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = number
@@ -49,7 +53,9 @@ def press(title, keys, shots=None, delay=0.3):
     def run():
         window = ""
         for _ in range(100):
-            found = subprocess.run(["xdotool", "search", "--name", title], capture_output=True, text=True)
+            found = subprocess.run(
+                ["xdotool", "search", "--name", title], capture_output=True, text=True
+            )
             window = found.stdout.split()[0] if found.stdout.split() else ""
             if window:
                 break
@@ -75,8 +81,13 @@ def frames(n, channels=3, size=48):
 
 
 def query(n, probabilities=None):
-    return Query(frames(n), np.arange(n), probabilities if probabilities is not None else np.full(n, 0.4),
-                 np.linspace(1, 0.5, n), remaining=10)
+    return Query(
+        frames(n),
+        np.arange(n),
+        probabilities if probabilities is not None else np.full(n, 0.4),
+        np.linspace(1, 0.5, n),
+        remaining=10,
+    )
 
 
 def test_success_window_keys_do_what_they_say(display):
@@ -85,7 +96,13 @@ def test_success_window_keys_do_what_they_say(display):
     thread = press(oracle.title, ["y", "n", "u", "y", "s", "q"], shots)
     answers = list(oracle.ask(query(5)))
     thread.join()
-    assert answers == [Answer(0, 1), Answer(1, 0), Answer(1, None, undo=True), Answer(1, 1), Answer(2, None)]
+    assert answers == [
+        Answer(0, 1),
+        Answer(1, 0),
+        Answer(1, None, undo=True),
+        Answer(1, 1),
+        Answer(2, None),
+    ]
     # The screenshot shows the frame enlarged: a large non-background block of the frame's pixels.
     shot = shots[0]
     assert shot.shape[0] >= 384 and (shot.reshape(-1, shot.shape[-1])[:, :3].std(0) > 20).all()
@@ -100,13 +117,26 @@ def send_wm_delete(window_id):
     x11.XOpenDisplay.restype = ctypes.c_void_p
     x11.XInternAtom.restype = ctypes.c_ulong
     x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
-    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+    x11.XSendEvent.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_ulong,
+        ctypes.c_int,
+        ctypes.c_long,
+        ctypes.c_void_p,
+    ]
     x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
 
     class ClientMessage(ctypes.Structure):
-        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
-                    ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
-                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+        _fields_ = [
+            ("type", ctypes.c_int),
+            ("serial", ctypes.c_ulong),
+            ("send_event", ctypes.c_int),
+            ("display", ctypes.c_void_p),
+            ("window", ctypes.c_ulong),
+            ("message_type", ctypes.c_ulong),
+            ("format", ctypes.c_int),
+            ("data", ctypes.c_long * 5),
+        ]
 
     class Event(ctypes.Union):
         _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
@@ -128,7 +158,9 @@ def test_closing_the_window_counts_as_stop(display):
 
     def close():
         time.sleep(1.0)
-        found = subprocess.run(["xdotool", "search", "--name", oracle.title], capture_output=True, text=True)
+        found = subprocess.run(
+            ["xdotool", "search", "--name", oracle.title], capture_output=True, text=True
+        )
         for window in found.stdout.split():
             send_wm_delete(int(window))
 
@@ -167,8 +199,18 @@ def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(di
     from reward_learning.labels import LabelStore
 
     config = agent.TrainConfig(
-        reward="vice-raq", oracle="later", steps=200, learning_starts=100, eval_every=200, eval_episodes=1,
-        queries_every=100, queries_per_round=2, goals=4, progress=False, video=False, device="cpu",
+        reward="vice-raq",
+        oracle="later",
+        steps=200,
+        learning_starts=100,
+        eval_every=200,
+        eval_episodes=1,
+        queries_every=100,
+        queries_per_round=2,
+        goals=4,
+        progress=False,
+        video=False,
+        device="cpu",
         out=str(tmp_path / "run"),
     )
     agent.TrainingRun(config).train()
@@ -188,8 +230,25 @@ def test_mnist_human_oracle_stores_each_digit(display, tmp_path):
     from reward_learning.labels import LabelStore
 
     thread = press("reward_learning: which digit?", ["4", "s", "q"])
-    code = main(["mnist", "--oracle", "human", "--strategy", "random", "--rounds", "1", "--seeds", "1",
-                 "--queries", "3", "--train-steps", "5", "--out", str(tmp_path / "m")])
+    code = main(
+        [
+            "mnist",
+            "--oracle",
+            "human",
+            "--strategy",
+            "random",
+            "--rounds",
+            "1",
+            "--seeds",
+            "1",
+            "--queries",
+            "3",
+            "--train-steps",
+            "5",
+            "--out",
+            str(tmp_path / "m"),
+        ]
+    )
     thread.join()
     assert code == 0
     answers = LabelStore(tmp_path / "m" / "labels.sqlite", "m").answers(include_skipped=True)

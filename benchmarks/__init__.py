@@ -1,0 +1,1 @@
+"""Speed and label-efficiency measurements; results in benchmarks/README.md."""

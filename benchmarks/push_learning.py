@@ -1,0 +1,167 @@
+"""Push: ground-truth success rate vs env steps and labels for every reward mode.
+
+Usage: python -m benchmarks.push_learning [--modes vice-raq classifier ...] [--seeds 0 1 2]
+       [--steps 20000] [--parallel 2] [--extra policy_negatives=exploration ...]
+Run directories go to runs/bench/ (they hold replay buffers: not committed); the table goes
+into benchmarks/README.md, the curves to benchmarks/results/push_learning.{csv,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.report import machine, update_section
+from reward_learning.agent import REWARD_MODES, TrainConfig, TrainingRun, read_metrics
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def run_one(
+    mode: str, seed: int, steps: int, threads: int, extra: dict[str, Any]
+) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(threads)
+    tag = "_".join(f"{k}{v}" for k, v in extra.items())
+    out = Path("runs/bench") / f"{mode}{'_' + tag if tag else ''}_s{seed}"
+    config = TrainConfig(
+        reward=mode, steps=steps, seed=seed, out=str(out), progress=False, video=False, **extra
+    )
+    summary = TrainingRun(config).train()
+    summary["seed"] = seed
+    summary["curve"] = read_metrics(out / "metrics.csv")
+    summary["variant"] = mode + (
+        f" ({', '.join(f'{k}={v}' for k, v in extra.items())})" if extra else ""
+    )
+    return summary
+
+
+def parse_extra(pairs: list[str]) -> dict[str, Any]:
+    defaults = TrainConfig()
+    return {k: type(getattr(defaults, k))(v) for k, v in (p.split("=", 1) for p in pairs)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--modes", nargs="+", default=list(REWARD_MODES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument(
+        "--parallel", type=int, default=1, help="runs at once (each gets 2 // parallel threads)"
+    )
+    parser.add_argument("--extra", nargs="*", default=[], help="TrainConfig overrides, key=value")
+    args = parser.parse_args()
+    extra = parse_extra(args.extra)
+    threads = max(1, 2 // args.parallel)
+    jobs = [(m, s) for m in args.modes for s in args.seeds]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.parallel) as pool:
+        futures = [pool.submit(run_one, m, s, args.steps, threads, extra) for m, s in jobs]
+        summaries = [f.result() for f in futures]
+    minutes = (time.perf_counter() - started) / 60
+    RESULTS.mkdir(exist_ok=True)
+    table = RESULTS / "push_learning.csv"
+    previous = []
+    if table.exists():
+        with open(table, newline="") as f:
+            previous = list(csv.DictReader(f))
+    rows = [
+        r
+        for r in previous
+        if not any(r["variant"] == s["variant"] and int(r["seed"]) == s["seed"] for s in summaries)
+    ]
+    for s in summaries:
+        for point in s["curve"]:
+            rows.append(
+                {
+                    "variant": s["variant"],
+                    "seed": s["seed"],
+                    **{
+                        k: point[k]
+                        for k in ("step", "success_rate", "labels", "wall_s", "reward_s")
+                    },
+                }
+            )
+    with open(table, "w", newline="") as f:
+        writer = csv.DictWriter(
+            f,
+            fieldnames=["variant", "seed", "step", "success_rate", "labels", "wall_s", "reward_s"],
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+    report(
+        rows,
+        f"`python -m benchmarks.push_learning {' '.join(sys.argv[1:])}` ({minutes:.0f} min)",
+    )
+    print(json.dumps([{k: v for k, v in s.items() if k != "curve"} for s in summaries], indent=1))
+
+
+def report(rows: list[dict[str, Any]], command: str) -> None:
+    """Table (README) and figure from every run recorded so far."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    lines = [
+        f"Last measured {time.strftime('%Y-%m-%d')} on {machine()}: {command}.",
+        "Success = puck within 5 cm of the target at the end of an episode, 20 evaluation episodes "
+        "(ground truth, which the learner never sees). 20 goal images rendered from random success states. "
+        "Wall time is per run; runs launched with --parallel 2 shared the two cores (one thread each).",
+        "",
+        "| reward | seeds | success at 10k | success at 20k (each seed) | best eval | labels | wall min | reward machinery |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for variant in variants:
+        mine = [r for r in rows if r["variant"] == variant]
+        seeds = sorted({int(r["seed"]) for r in mine})
+        by_seed = {
+            s: sorted((r for r in mine if int(r["seed"]) == s), key=lambda r: float(r["step"]))
+            for s in seeds
+        }
+
+        def at(step: float, runs: dict = by_seed) -> list[float]:
+            return [
+                float(next((r["success_rate"] for r in c if float(r["step"]) == step), "nan"))
+                for c in runs.values()
+            ]
+
+        last = [c[-1] for c in by_seed.values()]
+        finals = at(float(last[0]["step"]))
+        best = np.mean([max(float(r["success_rate"]) for r in c) for c in by_seed.values()])
+        wall = np.mean([float(c["wall_s"]) for c in last]) / 60
+        share = np.mean([float(c["reward_s"]) / float(c["wall_s"]) for c in last])
+        labels = np.mean([float(c["labels"]) for c in last])
+        lines.append(
+            f"| {variant} | {len(seeds)} | {np.nanmean(at(10000)):.0%} | {np.mean(finals):.0%} "
+            f"({', '.join(f'{x:.0%}' for x in finals)}) | {best:.0%} | {labels:.0f} | {wall:.1f} | {share:.0%} |"
+        )
+        steps = [float(r["step"]) for r in by_seed[seeds[0]]]
+        curves = np.array(
+            [[float(r["success_rate"]) for r in c][: len(steps)] for c in by_seed.values()]
+        )
+        ax.plot(steps, curves.mean(0), "o-", label=f"{variant} ({len(seeds)} seeds)")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("ground-truth success rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "push_learning.png", dpi=110)
+    lines += ["", "![success vs steps](results/push_learning.png)"]
+    update_section("push", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Bad input at the command line: one line naming the problem, exit status 2, no traceback."""
+
+import pytest
+import torch
+
+from reward_learning.cli import main
+
+
+@pytest.fixture
+def no_display(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["train", "push", "--goal-dir", "/no/such/folder", "--no-progress"],
+            "goal folder /no/such/folder does not exist",
+        ),
+        (["train", "--steps", "10"], "name a task"),
+        (["train", "--resume", "/no/such/run"], "not a run directory"),
+        (["evaluate", "/no/such/run"], "not a run directory"),
+        (["mnist", "--data", "/no/such/dir"], "dataset directory /no/such/dir does not exist"),
+        (["mnist", "--oracle", "human"], "needs a display"),
+    ],
+)
+def test_one_line_errors(capsys, no_display, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0
+
+
+def test_human_oracle_without_display_fails_before_training(tmp_path, capsys, no_display):
+    argv = [
+        "train",
+        "push",
+        "--oracle",
+        "human",
+        "--steps",
+        "300",
+        "--goals",
+        "2",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "run"),
+    ]
+    assert main(argv) == 2
+    assert "needs a display" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "sac.zip").exists()
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the message on a machine without CUDA"
+)
+def test_cuda_asked_for_without_cuda(tmp_path, capsys):
+    argv = [
+        "train",
+        "push",
+        "--device",
+        "cuda",
+        "--goals",
+        "2",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    assert main(argv) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_unknown_task_is_rejected_by_argparse(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "pussh"])
+    assert info.value.code == 2
+    assert "invalid choice: 'pussh'" in capsys.readouterr().err
