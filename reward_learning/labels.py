@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 
 from reward_learning.errors import UserInputError
+from reward_learning.oracles import Answer, Oracle, Query
 
 APPLICATION_ID = 0x524C4142  # "RLAB": marks databases this package wrote
 SCHEMA = """
@@ -189,6 +191,30 @@ class LabelStore:
     def close(self) -> None:
         """Close the database (answers are already durable)."""
         self.db.close()
+
+
+def stored_answers(oracle: Oracle, query: Query, store: LabelStore) -> Iterator[tuple[Answer, int]]:
+    """Ask ``oracle`` about ``query``, committing each answer to ``store`` before yielding it.
+
+    Yields:
+        ``(answer, row id)``. An undo retracts the row of the answer it takes back and yields
+        that row's id.
+    """
+    rows: dict[int, int] = {}
+    for answer in oracle.ask(query):
+        position = answer.position
+        if answer.undo:
+            if position in rows:
+                row = rows.pop(position)
+                store.retract(row)
+                yield answer, row
+            continue
+        belief = np.asarray(query.probabilities[position], dtype=np.float64)
+        rows[position] = store.add(
+            query.images[position], answer.label, oracle.source, int(query.keys[position]),
+            float(belief.max()), float(query.scores[position]),
+        )  # fmt: skip
+        yield answer, rows[position]
 
 
 EXPORT_FIELDS = ("file", "label", "source", "run", "task", "key", "probability", "score", "created")

@@ -24,7 +24,7 @@ from reward_learning.active import ActiveLearner
 from reward_learning.config import save_config
 from reward_learning.devices import resolve_device
 from reward_learning.errors import UserInputError
-from reward_learning.labels import LabelStore
+from reward_learning.labels import LabelStore, stored_answers
 from reward_learning.oracles import Oracle, Query, SimulatedOracle
 
 
@@ -396,18 +396,13 @@ def run_strategy(
             remaining=(config.rounds - round_ + 1) * config.queries,
         )  # fmt: skip
         answers: dict[int, int | None] = {}
-        rows: dict[int, int] = {}
-        for answer in oracle.ask(query):
+        given = (
+            oracle.ask(query)
+            if store is None
+            else (a for a, _ in stored_answers(oracle, query, store))
+        )
+        for answer in given:
             answers[answer.position] = None if answer.undo else answer.label
-            if store is None:
-                continue
-            if answer.undo:
-                store.retract(rows.pop(answer.position))
-                continue
-            rows[answer.position] = store.add(
-                query.images[answer.position], answer.label, oracle.source, int(keys[answer.position]),
-                float(query.probabilities[answer.position].max()), float(scores[answer.position]),
-            )  # fmt: skip
         taught = [p for p, label in answers.items() if label is not None]
         unlabelled = np.setdiff1d(unlabelled, keys[list(answers)])
         if taught:

@@ -17,7 +17,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from reward_learning import uncertainty
 from reward_learning.classifier import SuccessClassifier
-from reward_learning.labels import LabelStore, image_hash
+from reward_learning.labels import LabelStore, image_hash, stored_answers
 from reward_learning.oracles import Oracle, Query
 from reward_learning.vice import ClassifierData, buffer_frames, dict_replay_buffer
 
@@ -108,7 +108,7 @@ class QueryCallback(BaseCallback):
     @property
     def labels_used(self) -> int:
         """Answers in the store that are not skips (earlier sessions of the run included)."""
-        return len(self.data.positives) + len(self.data.negatives)
+        return self.data.n_answers
 
     def _on_step(self) -> bool:
         return True
@@ -143,23 +143,15 @@ class QueryCallback(BaseCallback):
             images[picks], keys[picks], probability[picks], picked_scores,
             remaining=self.budget - self.labels_used,
         )  # fmt: skip
-        rows: dict[int, int] = {}
-        for answer in self.oracle.ask(query):
-            position = answer.position
+        for answer, row in stored_answers(self.oracle, query, self.store):
             if answer.undo:
-                if position in rows:
-                    row = rows.pop(position)
-                    self.store.retract(row)
-                    self.data.remove(row)
+                self.true_positives -= row in self.data.positives
+                self.asked -= 1
+                self.data.remove(row)
                 continue
-            row = self.store.add(
-                query.images[position], answer.label, self.oracle.source, int(query.keys[position]),
-                float(query.probabilities[position]), float(query.scores[position]),
-            )  # fmt: skip
-            rows[position] = row
             self.asked += 1
             if answer.label is not None:
-                self.data.add(row, query.images[position], bool(answer.label))
+                self.data.add(row, query.images[answer.position], bool(answer.label))
                 self.true_positives += int(answer.label == 1)
         self.logger.record("queries/asked", self.asked)
         self.logger.record("queries/labels_used", self.labels_used)

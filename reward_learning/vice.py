@@ -130,6 +130,11 @@ class ClassifierData:
     positives: dict[int, np.ndarray] = field(default_factory=dict)
     negatives: dict[int, np.ndarray] = field(default_factory=dict)
 
+    @property
+    def n_answers(self) -> int:
+        """Oracle answers folded in (skips are not answers)."""
+        return len(self.positives) + len(self.negatives)
+
     def add(self, row_id: int, image: np.ndarray, success: bool) -> None:
         """Fold in one oracle answer."""
         (self.positives if success else self.negatives)[row_id] = image
@@ -206,10 +211,7 @@ class ClassifierCallback(BaseCallback):
         if self.every is None or t < self.last_update + self.every:
             return False
         # Frames of the exploration phase do not change: only new answers make an update worth it.
-        return self.policy_negatives == "replay" or self._labels() != self.labels_at_update
-
-    def _labels(self) -> int:
-        return len(self.data.positives) + len(self.data.negatives)
+        return self.policy_negatives == "replay" or self.data.n_answers != self.labels_at_update
 
     def update(self) -> float:
         """One classifier update and a relabelling of the buffer; returns the loss."""
@@ -238,7 +240,7 @@ class ClassifierCallback(BaseCallback):
         start = time.perf_counter()
         loss = self.update()
         self.last_update = self.num_timesteps
-        self.labels_at_update = self._labels()
+        self.labels_at_update = self.data.n_answers
         self.seconds += time.perf_counter() - start
         self.logger.record("reward/classifier_loss", loss)
         self.logger.record("reward/classifier_version", self.classifier.version)
