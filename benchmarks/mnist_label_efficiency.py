@@ -57,8 +57,9 @@ def main() -> None:
     parser.add_argument("--pool-sample", type=int, default=2000)
     parser.add_argument("--retrain", choices=("scratch", "warm"), default="warm")
     parser.add_argument("--train-steps", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     config = mnist.MnistConfig(
         strategy=STRATEGIES, initial=20, queries=10, rounds=args.rounds, seeds=args.seeds,
         pool_sample=args.pool_sample, retrain=args.retrain, train_steps=args.train_steps,

@@ -86,10 +86,11 @@ class TrainConfig:
     """Env steps between classifier updates (VICE)."""
     classifier_steps: int = 20
     """Adam steps per classifier update."""
-    policy_negatives: str = "replay"
-    """Policy frames the classifier learns as failures: replay (VICE: the whole buffer, the
-    latest policy included) or exploration (the random-action phase only; the classifier then
-    changes only when oracle answers arrive)."""
+    policy_negatives: str = "exploration"
+    """vice-raq's failures besides the oracle's: exploration (frames of the random-action phase;
+    the classifier then changes only when answers arrive) or replay (VICE's: the whole buffer,
+    the latest policy included; measured worse, see benchmarks/README.md). The vice mode always
+    uses replay, as published."""
     reward_scale: float = 1.0
     """Multiplies the learned reward (log p(success), floored at -10)."""
     label_smoothing: float = 0.0
@@ -168,20 +169,18 @@ class TrainingRun:
     def __init__(
         self, config: TrainConfig, oracle: Oracle | None = None, resume: bool = False
     ) -> None:
-        if config.reward not in REWARD_MODES:
-            raise UserInputError(
-                f"unknown reward {config.reward!r}: expected one of {', '.join(REWARD_MODES)}"
-            )
-        if config.query_strategy not in QUERY_STRATEGIES:
-            raise UserInputError(
-                f"unknown query strategy {config.query_strategy!r}: expected one of {', '.join(QUERY_STRATEGIES)}"
-            )
-        if config.oracle not in ORACLES:
-            raise UserInputError(
-                f"unknown oracle {config.oracle!r}: expected one of {', '.join(ORACLES)}"
-            )
-        if config.policy_input not in ("state", "image"):
-            raise UserInputError(f"policy input {config.policy_input!r}: expected state or image")
+        for name, allowed in (
+            ("reward", REWARD_MODES),
+            ("query_strategy", QUERY_STRATEGIES),
+            ("oracle", ORACLES),
+            ("policy_input", ("state", "image")),
+            ("policy_negatives", ("exploration", "replay")),
+        ):
+            value = getattr(config, name)
+            if value not in allowed:
+                raise UserInputError(
+                    f"{name.replace('_', ' ')} {value!r}: expected one of {', '.join(allowed)}"
+                )
         self.config = config
         self.out = Path(config.out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -270,7 +269,8 @@ class TrainingRun:
             self.classifier_callback = ClassifierCallback(
                 self.classifier, self.reward_fn, self.data, start=c.learning_starts,
                 every=None if c.reward == "classifier" else c.classifier_every,
-                steps=c.classifier_steps, policy_negatives=c.policy_negatives,
+                steps=c.classifier_steps,
+                policy_negatives="replay" if c.reward == "vice" else c.policy_negatives,
             )  # fmt: skip
             callbacks.append(self.classifier_callback)
         eval_env = VecTransposeImage(

@@ -190,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
             "oracle": ORACLES,
             "query_strategy": QUERY_STRATEGIES,
             "policy_input": ("state", "image"),
+            "policy_negatives": ("exploration", "replay"),
         },
         skip=("task",),
         unset_is_none=True,  # so that --resume keeps the run's own settings
