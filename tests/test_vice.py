@@ -293,3 +293,15 @@ def test_learner_never_reads_ground_truth(tmp_path, monkeypatch):
     assert seen_by_learner and not any(seen_by_learner)
     assert run.reward_fn is not None
     del original_step
+
+
+def test_exploration_negatives_update_the_classifier_only_when_answers_arrive(tmp_path):
+    unanswered = tiny_run(tmp_path / "later", "vice-raq", oracle="later")
+    unanswered.train()
+    assert unanswered.classifier.version == 1  # trained once, then nothing new to learn from
+    answered = tiny_run(tmp_path / "simulated", "vice-raq")
+    answered.train()
+    assert answered.labels_used > 0 and answered.classifier.version > 1
+    vice = tiny_run(tmp_path / "vice", "vice")
+    vice.train()
+    assert vice.classifier.version > 1  # VICE: every `classifier_every` steps
