@@ -10,19 +10,7 @@ from reward_learning.oracles import Answer, GroundTruthTap
 from reward_learning.queries import QueryCallback, embed_frames, success_scores
 from reward_learning.tasks import make_env
 from reward_learning.vice import ClassifierData, LearnedRewardWrapper, relabel
-
-TINY = dict(
-    steps=300,
-    learning_starts=100,
-    eval_every=150,
-    eval_episodes=2,
-    queries_every=100,
-    classifier_every=100,
-    goals=4,
-    progress=False,
-    video=False,
-    device="cpu",
-)
+from tests.conftest import TINY
 
 
 def reset_images(n, seed=0):

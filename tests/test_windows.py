@@ -17,6 +17,7 @@ from reward_learning.oracles import (
     require_display,
     success_window_oracle,
 )
+from tests.conftest import TINY
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("Xvfb") and shutil.which("xdotool")),
@@ -199,20 +200,9 @@ def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(di
     from reward_learning.cli import main
     from reward_learning.labels import LabelStore
 
+    settings = {**TINY, "steps": 200, "eval_every": 200, "queries_per_round": 2}
     config = agent.TrainConfig(
-        reward="vice-raq",
-        oracle="later",
-        steps=200,
-        learning_starts=100,
-        eval_every=200,
-        eval_episodes=1,
-        queries_every=100,
-        queries_per_round=2,
-        goals=4,
-        progress=False,
-        video=False,
-        device="cpu",
-        out=str(tmp_path / "run"),
+        reward="vice-raq", oracle="later", out=str(tmp_path / "run"), **settings
     )
     agent.TrainingRun(config).train()
     store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
