@@ -67,10 +67,7 @@ class ActiveLearner:
         diversity: float | None = None,
         rng: np.random.Generator | None = None,
     ) -> None:
-        if strategy not in uncertainty.STRATEGIES:
-            raise ValueError(
-                f"unknown strategy {strategy!r}: expected one of {', '.join(uncertainty.STRATEGIES)}"
-            )
+        uncertainty.check_strategy(strategy)
         if retrain not in ("scratch", "warm"):
             raise ValueError(f"retrain={retrain!r}: expected 'scratch' or 'warm'")
         self.make_estimator = make_estimator

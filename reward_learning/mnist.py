@@ -416,10 +416,10 @@ def run_experiment(config: MnistConfig, oracle: Oracle | None = None) -> list[Cu
     """Every strategy x seed; writes ``config.json``, ``curves.csv`` and ``curves.png`` to ``out``."""
     strategies = list(dict.fromkeys([*config.strategy, "random"]))
     for strategy in strategies:
-        if strategy not in uncertainty.STRATEGIES:
-            raise UserInputError(
-                f"unknown strategy {strategy!r}: expected one of {', '.join(uncertainty.STRATEGIES)}"
-            )
+        try:
+            uncertainty.check_strategy(strategy)
+        except ValueError as e:
+            raise UserInputError(str(e)) from e
     digits = load_digits(config.data)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -37,10 +37,7 @@ def success_scores(
         return uncertainty.score(
             "bald", classifier.predict_proba_passes(images, mc_passes)
         ), probability
-    if strategy not in QUERY_STRATEGIES:
-        raise ValueError(
-            f"unknown query strategy {strategy!r}: expected one of {', '.join(QUERY_STRATEGIES)}"
-        )
+    uncertainty.check_strategy(strategy, QUERY_STRATEGIES, kind="query strategy")
     return uncertainty.score(strategy, probability), probability
 
 
@@ -86,10 +83,7 @@ class QueryCallback(BaseCallback):
         first_key: int = 0,
     ) -> None:
         super().__init__()
-        if strategy not in QUERY_STRATEGIES:
-            raise ValueError(
-                f"unknown query strategy {strategy!r}: expected one of {', '.join(QUERY_STRATEGIES)}"
-            )
+        uncertainty.check_strategy(strategy, QUERY_STRATEGIES, kind="query strategy")
         self.classifier = classifier
         self.data = data
         self.oracle = oracle

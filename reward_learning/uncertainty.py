@@ -131,6 +131,14 @@ _SCORES: dict[str, Callable[[Array], Array]] = {
 }
 
 
+def check_strategy(
+    strategy: str, allowed: tuple[str, ...] = STRATEGIES, kind: str = "strategy"
+) -> None:
+    """Raise ``ValueError`` naming ``strategy`` and the ``allowed`` names when it is not one of them."""
+    if strategy not in allowed:
+        raise ValueError(f"unknown {kind} {strategy!r}: expected one of {', '.join(allowed)}")
+
+
 def score(strategy: str, probs: Array, rng: np.random.Generator | None = None) -> np.ndarray:
     """Score items by ``strategy``; higher is more informative.
 
@@ -144,8 +152,7 @@ def score(strategy: str, probs: Array, rng: np.random.Generator | None = None) -
     """
     if strategy == "random":
         return random_scores(probs, rng if rng is not None else np.random.default_rng())
-    if strategy not in _SCORES:
-        raise ValueError(f"unknown strategy {strategy!r}: expected one of {', '.join(STRATEGIES)}")
+    check_strategy(strategy)
     scores = _SCORES[strategy](probs)
     if _is_torch(scores):
         scores = scores.detach().cpu().numpy()
