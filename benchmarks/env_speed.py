@@ -1,5 +1,7 @@
 """Env steps per second with 64x64 image observations on one core, vs Gymnasium's Pusher-v5.
 
+Targets (issue 3): Push >= 2,000 steps/s (>= 50x Pusher-v5), Drape >= 200 steps/s.
+
 Usage: python -m benchmarks.env_speed [--steps 3000]
 Writes the table into benchmarks/README.md between the env-speed markers.
 """
@@ -17,7 +19,7 @@ import numpy as np
 import torch
 
 from benchmarks.report import machine, update_section
-from reward_learning.tasks import make_env
+from reward_learning.tasks import TASKS, make_env
 
 
 def steps_per_second(env: gym.Env, steps: int, render: bool = False) -> float:
@@ -42,7 +44,7 @@ def main() -> None:
     torch.set_num_threads(1)
     os.environ["LP_NUM_THREADS"] = "1"  # Mesa's software rasterizer: one core
     rows = []
-    for task in ("push",):
+    for task in TASKS:
         images = steps_per_second(make_env(task, obs_mode="dict", image_size=64), args.steps)
         state = steps_per_second(make_env(task, obs_mode="state"), args.steps)
         rows.append((task, images, state))

@@ -1,6 +1,7 @@
 """Gymnasium MuJoCo tasks of reward_learning, registered on import.
 
-``gymnasium.make("reward_learning/Push-v0")``; MuJoCo is imported only when an env is made.
+``gymnasium.make("reward_learning/Push-v0")`` (or ``Drape-v0``); MuJoCo is imported only when
+an env is made.
 """
 
 import os
@@ -12,7 +13,9 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 from gymnasium.envs.registration import register, registry  # noqa: E402
 
-ENV_IDS = {"push": "reward_learning/Push-v0"}
+ENV_IDS = {"push": "reward_learning/Push-v0", "drape": "reward_learning/Drape-v0"}
+_ENTRY_POINTS = {"push": "envs.push:PushEnv", "drape": "envs.drape:DrapeEnv"}
 
-if ENV_IDS["push"] not in registry:
-    register(id=ENV_IDS["push"], entry_point="envs.push:PushEnv", max_episode_steps=100)
+for _task, _env_id in ENV_IDS.items():
+    if _env_id not in registry:
+        register(id=_env_id, entry_point=_ENTRY_POINTS[_task], max_episode_steps=100)

@@ -7,6 +7,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
+from benchmarks.drape_stability import stress
 from envs.base import OBS_MODES
 from reward_learning.errors import UserInputError
 from reward_learning.tasks import make_env
@@ -109,6 +110,30 @@ def test_scripted_controller_solves_the_task(task):
         successes += info["is_success"]
     env.close()
     assert successes / 20 >= 0.9
+
+
+def test_drape_cloth_stays_whole_and_outside_the_box_under_random_actions():
+    result = stress(episodes=20)
+    assert result["non_finite"] == 0
+    assert result["max_stretch"] < 1.3, "the cloth tore or exploded"
+    # A vertex is a 5 mm sphere: a centre 1 cm inside means the cloth went through the surface.
+    assert result["box_penetration"] < 0.01
+
+
+def test_drape_success_needs_both_sides():
+    env = make_env("drape", obs_mode="state")
+    env.reset(seed=0)
+    drape = env.unwrapped
+    drape.set_random_success_state(np.random.default_rng(0))
+    info = drape._task_info()
+    assert info["rows_on_top"] and info["rows_near_side"] and info["rows_far_side"]
+    # Lift the gripper: the cloth still lies over the top and down the near side, but no
+    # longer hangs on the far side.
+    for _ in range(10):
+        _, _, _, _, info = env.step(np.array([0.0, 1.0]))
+    assert info["rows_on_top"] and info["rows_near_side"]
+    assert not info["is_success"] and info["rows_far_side"] == 0
+    env.close()
 
 
 def test_two_hundred_envs_do_not_leak():
