@@ -39,7 +39,7 @@ from reward_learning.oracles import (
     success_window_oracle,
 )
 from reward_learning.queries import QUERY_STRATEGIES, QueryCallback
-from reward_learning.tasks import make_env
+from reward_learning.tasks import TASKS, make_env
 from reward_learning.vice import (
     ClassifierCallback,
     ClassifierData,
@@ -52,6 +52,15 @@ from reward_learning.vice import (
 
 REWARD_MODES: tuple[str, ...] = ("vice-raq", "vice", "classifier", "sparse", "pixel-l2")
 ORACLES: tuple[str, ...] = ("simulated", "human", "later")
+TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
+    "task": TASKS,
+    "reward": REWARD_MODES,
+    "oracle": ORACLES,
+    "query_strategy": QUERY_STRATEGIES,
+    "policy_input": ("state", "image"),
+    "policy_negatives": ("exploration", "replay"),
+    "classifier_retrain": ("warm", "scratch"),
+}
 
 
 @dataclass
@@ -59,7 +68,7 @@ class TrainConfig:
     """One training run (the ``reward-learning train`` command)."""
 
     task: str = "push"
-    """The task: push."""
+    """The task: push or drape."""
     reward: str = "vice-raq"
     """vice-raq (classifier + queries), vice (no queries), classifier (trained once, frozen),
     sparse (ground-truth success, the upper reference) or pixel-l2 (distance to the mean goal)."""
@@ -85,12 +94,18 @@ class TrainConfig:
     classifier_every: int = 1000
     """Env steps between classifier updates (VICE)."""
     classifier_steps: int = 20
-    """Adam steps per classifier update."""
+    """Adam steps per classifier update (warm retraining; the first update takes 200)."""
+    classifier_retrain: str = "warm"
+    """warm (each update continues training) or scratch (each update retrains from the seeded
+    initial weights for 200 steps, so the classifier does not sharpen update by update)."""
     policy_negatives: str = "exploration"
     """vice-raq's failures besides the oracle's: exploration (frames of the random-action phase;
     the classifier then changes only when answers arrive) or replay (VICE's: the whole buffer,
     the latest policy included; measured worse, see benchmarks/README.md). The vice mode always
     uses replay, as published."""
+    oracle_negative_share: float = 0.5
+    """Share of the classifier's negatives drawn from frames the oracle called failure (at
+    most; the rest are policy frames). 0 draws them as often as any single policy frame."""
     reward_scale: float = 1.0
     """Multiplies the learned reward (log p(success), floored at -10)."""
     label_smoothing: float = 0.0
@@ -100,6 +115,8 @@ class TrainConfig:
     """SAC gradient steps per env step."""
     gamma: float = 0.99
     """SAC discount factor."""
+    learning_rate: float = 3e-4
+    """Adam learning rate of SAC's actor, critics and entropy coefficient."""
     image_size: int = 48
     """Side of the images the reward sees, in pixels (VICE-RAQ used 48)."""
     policy_input: str = "state"
@@ -169,13 +186,7 @@ class TrainingRun:
     def __init__(
         self, config: TrainConfig, oracle: Oracle | None = None, resume: bool = False
     ) -> None:
-        for name, allowed in (
-            ("reward", REWARD_MODES),
-            ("query_strategy", QUERY_STRATEGIES),
-            ("oracle", ORACLES),
-            ("policy_input", ("state", "image")),
-            ("policy_negatives", ("exploration", "replay")),
-        ):
+        for name, allowed in TRAIN_CHOICES.items():
             value = getattr(config, name)
             if value not in allowed:
                 raise UserInputError(
@@ -245,6 +256,7 @@ class TrainingRun:
             learning_starts=c.learning_starts,
             gradient_steps=c.gradient_steps,
             gamma=c.gamma,
+            learning_rate=c.learning_rate,
             policy_kwargs={"features_extractor_class": extractor, "net_arch": [256, 256]},
             seed=c.seed,
             device=c.device,
@@ -271,6 +283,7 @@ class TrainingRun:
                 every=None if c.reward == "classifier" else c.classifier_every,
                 steps=c.classifier_steps,
                 policy_negatives="replay" if c.reward == "vice" else c.policy_negatives,
+                oracle_negative_share=c.oracle_negative_share, retrain=c.classifier_retrain,
             )  # fmt: skip
             callbacks.append(self.classifier_callback)
         eval_env = VecTransposeImage(

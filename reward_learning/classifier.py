@@ -74,14 +74,28 @@ class SuccessClassifier:
     ) -> None:
         self.device = resolve_device(device)
         torch.manual_seed(seed)
+        self.seed = seed
+        self.lr = lr
         self.generator = torch.Generator().manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.model = SuccessCNN().to(self.device)
+        self._initial_weights = {k: v.clone() for k, v in self.model.state_dict().items()}
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
         self.mixup_alpha = mixup_alpha
         self.shift = shift
         self.label_smoothing = label_smoothing
         self.version = 0  # counts updates; rewards computed under another version are stale
+
+    def reinitialize(self) -> None:
+        """Back to the seeded initial weights, optimizer state and sample streams.
+
+        ``version`` keeps counting. Retraining from the same start on the same sample stream makes two classifiers differ
+        mainly where their training data differ.
+        """
+        self.model.load_state_dict(self._initial_weights)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        self.generator.manual_seed(self.seed)
+        self.rng = np.random.default_rng(self.seed)
 
     def _tensor(self, images: np.ndarray) -> torch.Tensor:
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:

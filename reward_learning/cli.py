@@ -176,8 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     goals.add_argument("--out", default=None, help="output folder (default: goals/TASK)")
     goals.set_defaults(run=_collect_goals)
 
-    from reward_learning.agent import ORACLES, REWARD_MODES, TrainConfig
-    from reward_learning.queries import QUERY_STRATEGIES
+    from reward_learning.agent import TRAIN_CHOICES, TrainConfig
 
     train = commands.add_parser("train", help="SAC on a learned reward (VICE-RAQ by default)")
     train.add_argument("task", nargs="?", choices=TASKS, help="the task (omit with --resume)")
@@ -185,13 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(
         train,
         TrainConfig,
-        choices={
-            "reward": REWARD_MODES,
-            "oracle": ORACLES,
-            "query_strategy": QUERY_STRATEGIES,
-            "policy_input": ("state", "image"),
-            "policy_negatives": ("exploration", "replay"),
-        },
+        choices=TRAIN_CHOICES,
         skip=("task",),
         unset_is_none=True,  # so that --resume keeps the run's own settings
     )

@@ -10,7 +10,7 @@ import json
 import textwrap
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,7 +48,7 @@ def _base_type(annotation: Any) -> tuple[type, bool]:
 def add_arguments(
     parser: argparse.ArgumentParser,
     cls: type,
-    choices: dict[str, Sequence[str]] | None = None,
+    choices: Mapping[str, Sequence[str]] | None = None,
     skip: tuple[str, ...] = (),
     unset_is_none: bool = False,
 ) -> None:

@@ -153,7 +153,7 @@ class ClassifierCallback(BaseCallback):
     """VICE classifier updates: every ``every`` env steps, train and relabel the replay buffer.
 
     Negatives are ``n_negatives`` policy frames drawn uniformly from the replay buffer, plus
-    the oracle's failures (drawn as often as policy frames, up to half of each batch).
+    the oracle's failures, repeated until they make up about ``oracle_negative_share`` of them.
     With ``every=None`` the classifier is trained once, at ``start``, and then frozen (the
     paper's naive "classifier" baseline).
 
@@ -169,6 +169,11 @@ class ClassifierCallback(BaseCallback):
         policy_negatives: ``"replay"`` (VICE: the whole replay buffer, so the policy's latest
             frames count as failures) or ``"exploration"`` (only the frames of the random-action
             phase before ``start``; then the classifier changes only when oracle answers arrive).
+        oracle_negative_share: the share of negatives the oracle's failures make up at most;
+            0 weighs each like a single policy frame.
+        retrain: ``"warm"`` (each update continues from the current weights for ``steps``) or
+            ``"scratch"`` (each update restarts from the seeded initial weights and trains
+            ``first_steps``: the classifier does not grow sharper with every update).
     """
 
     def __init__(
@@ -182,6 +187,8 @@ class ClassifierCallback(BaseCallback):
         first_steps: int = 200,
         n_negatives: int = 4096,
         policy_negatives: str = "replay",
+        oracle_negative_share: float = 0.5,
+        retrain: str = "warm",
     ) -> None:
         super().__init__()
         self.classifier = classifier
@@ -197,6 +204,12 @@ class ClassifierCallback(BaseCallback):
                 f"policy_negatives={policy_negatives!r}: expected replay or exploration"
             )
         self.policy_negatives = policy_negatives
+        if not 0 <= oracle_negative_share < 1:
+            raise ValueError(f"oracle_negative_share={oracle_negative_share}: expected [0, 1)")
+        self.oracle_negative_share = oracle_negative_share
+        if retrain not in ("warm", "scratch"):
+            raise ValueError(f"retrain={retrain!r}: expected warm or scratch")
+        self.retrain = retrain
         self.seconds = 0.0
         self.last_update = 0
         self.labels_at_update = 0
@@ -222,9 +235,13 @@ class ClassifierCallback(BaseCallback):
         negatives = buffer_frames(buffer, self.rng.integers(size, size=min(self.n_negatives, size)))
         if self.data.negatives:
             answered = np.stack(list(self.data.negatives.values()))
-            repeat = max(1, len(negatives) // len(answered))
+            share = self.oracle_negative_share
+            repeat = max(1, round(share / (1 - share) * len(negatives) / len(answered)))
             negatives = np.concatenate([negatives, np.repeat(answered, repeat, axis=0)])
-        steps = self.first_steps if self.classifier.version == 0 else self.steps
+        steps = self.steps
+        if self.classifier.version == 0 or self.retrain == "scratch":
+            self.classifier.reinitialize()
+            steps = self.first_steps
         loss = self.classifier.train_steps(self.data.all_positives(), negatives, steps)
         relabel(buffer, self.reward_fn)
         return loss

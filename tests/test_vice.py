@@ -1,6 +1,7 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from reward_learning import agent
 from reward_learning.classifier import SuccessClassifier
@@ -46,6 +47,26 @@ def test_classifier_checkpoint_round_trip(tmp_path):
     assert b.version == a.version == 1
 
 
+def test_reinitialized_classifier_retrains_like_a_fresh_one():
+    images = reset_images(8)
+    positives, negatives = images[:4], images[4:]
+
+    def trained(classifier):
+        torch.manual_seed(0)  # dropout draws from torch's global stream
+        classifier.train_steps(positives, negatives, steps=3, batch_size=4)
+        return classifier.logit(images)
+
+    reused = SuccessClassifier(seed=3, device="cpu")
+    first = trained(reused)
+    trained(reused)  # warm retraining moves on from there
+    reused.reinitialize()
+    again = trained(reused)
+    fresh = trained(SuccessClassifier(seed=3, device="cpu"))
+    np.testing.assert_allclose(again, fresh, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(first, fresh, rtol=1e-5, atol=1e-6)
+    assert reused.version == 3
+
+
 def test_classifier_rejects_wrong_images():
     with pytest.raises(ValueError, match=r"expected uint8 \(N, H, W, 3\)"):
         SuccessClassifier(device="cpu").logit(np.zeros((2, 3, 48, 48), np.uint8))
@@ -84,8 +105,10 @@ def test_tap_hides_ground_truth_and_answers_only_asked_keys():
         tap.truth(np.array([99]))
 
 
-def tiny_run(tmp_path, reward, **overrides):
-    config = agent.TrainConfig(reward=reward, out=str(tmp_path / reward), **{**TINY, **overrides})
+def tiny_run(tmp_path, reward, task="push", **overrides):
+    config = agent.TrainConfig(
+        task=task, reward=reward, out=str(tmp_path / reward), **{**TINY, **overrides}
+    )
     return agent.TrainingRun(config)
 
 
@@ -195,10 +218,14 @@ def test_answers_are_stored_before_they_are_used_and_undo_retracts(tmp_path):
     assert len(data.positives) == 1 and len(data.negatives) == 0
 
 
-@pytest.mark.parametrize("reward", agent.REWARD_MODES)
-def test_end_to_end_run_writes_every_output(tmp_path, reward):
+@pytest.mark.parametrize(
+    ("task", "reward", "overrides"),
+    [("push", reward, {}) for reward in agent.REWARD_MODES]
+    + [("drape", "vice-raq", {}), ("push", "vice-raq", {"classifier_retrain": "scratch"})],
+)
+def test_end_to_end_run_writes_every_output(tmp_path, task, reward, overrides):
     video = reward == "vice-raq"
-    run = tiny_run(tmp_path, reward, video=video)
+    run = tiny_run(tmp_path, reward, task=task, video=video, **overrides)
     summary = run.train()
     out = tmp_path / reward
     expected = [
