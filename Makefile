@@ -32,8 +32,10 @@ test: lint
 
 benchmarks: install
 	$(PY) -m benchmarks.env_speed
+	$(PY) -m benchmarks.drape_stability
 	$(PY) -m benchmarks.mnist_label_efficiency
 	$(PY) -m benchmarks.push_learning
+	$(PY) -m benchmarks.drape_learning
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

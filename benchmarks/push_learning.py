@@ -4,6 +4,7 @@ Usage: python -m benchmarks.push_learning [--modes vice-raq classifier ...] [--s
        [--steps 20000] [--parallel 2] [--extra policy_negatives=exploration ...]
 Run directories go to runs/bench/ (they hold replay buffers: not committed); the table goes
 into benchmarks/README.md, the curves to benchmarks/results/push_learning.{csv,png}.
+``benchmarks.drape_learning`` runs the same for Drape.
 """
 
 from __future__ import annotations
@@ -25,17 +26,24 @@ from reward_learning.agent import REWARD_MODES, TrainConfig, TrainingRun, read_m
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+SUCCESS = {
+    "push": "puck within 5 cm of the target",
+    "drape": "cloth over the box top and hanging down both sides (envs/drape.py)",
+}
+
+
 def run_one(
-    mode: str, seed: int, steps: int, threads: int, extra: dict[str, Any]
+    task: str, mode: str, seed: int, steps: int, threads: int, extra: dict[str, Any]
 ) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(threads)
     tag = "_".join(f"{k}{v}" for k, v in extra.items())
-    out = Path("runs/bench") / f"{mode}{'_' + tag if tag else ''}_s{seed}"
+    out = Path("runs/bench") / task / f"{mode}{'_' + tag if tag else ''}_s{seed}"
     config = TrainConfig(
-        reward=mode, steps=steps, seed=seed, out=str(out), progress=False, video=False, **extra
-    )
+        task=task, reward=mode, steps=steps, seed=seed, out=str(out), progress=False,
+        video=False, **extra,
+    )  # fmt: skip
     summary = TrainingRun(config).train()
     summary["seed"] = seed
     summary["curve"] = read_metrics(out / "metrics.csv")
@@ -50,11 +58,11 @@ def parse_extra(pairs: list[str]) -> dict[str, Any]:
     return {k: type(getattr(defaults, k))(v) for k, v in (p.split("=", 1) for p in pairs)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(task: str = "push", default_steps: int = 20_000, doc: str | None = __doc__) -> None:
+    parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--modes", nargs="+", default=list(REWARD_MODES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--steps", type=int, default=default_steps)
     parser.add_argument(
         "--parallel", type=int, default=1, help="runs at once (each gets 2 // parallel threads)"
     )
@@ -65,11 +73,11 @@ def main() -> None:
     jobs = [(m, s) for m in args.modes for s in args.seeds]
     started = time.perf_counter()
     with ProcessPoolExecutor(args.parallel) as pool:
-        futures = [pool.submit(run_one, m, s, args.steps, threads, extra) for m, s in jobs]
+        futures = [pool.submit(run_one, task, m, s, args.steps, threads, extra) for m, s in jobs]
         summaries = [f.result() for f in futures]
     minutes = (time.perf_counter() - started) / 60
     RESULTS.mkdir(exist_ok=True)
-    table = RESULTS / "push_learning.csv"
+    table = RESULTS / f"{task}_learning.csv"
     previous = []
     if table.exists():
         with open(table, newline="") as f:
@@ -99,13 +107,14 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(rows)
     report(
+        task,
         rows,
-        f"`python -m benchmarks.push_learning {' '.join(sys.argv[1:])}` ({minutes:.0f} min)",
+        f"`python -m benchmarks.{task}_learning {' '.join(sys.argv[1:])}` ({minutes:.0f} min)",
     )
     print(json.dumps([{k: v for k, v in s.items() if k != "curve"} for s in summaries], indent=1))
 
 
-def report(rows: list[dict[str, Any]], command: str) -> None:
+def report(task: str, rows: list[dict[str, Any]], command: str) -> None:
     """Table (README) and figure from every run recorded so far."""
     import matplotlib
 
@@ -115,7 +124,7 @@ def report(rows: list[dict[str, Any]], command: str) -> None:
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     lines = [
         f"Last measured {time.strftime('%Y-%m-%d')} on {machine()}: {command}.",
-        "Success = puck within 5 cm of the target at the end of an episode, 20 evaluation episodes "
+        f"Success = {SUCCESS[task]} at the end of an episode, 20 evaluation episodes "
         "(ground truth, which the learner never sees). 20 goal images rendered from random success states. "
         "Wall time is per run; runs launched with --parallel 2 shared the two cores (one thread each).",
         "",
@@ -158,9 +167,9 @@ def report(rows: list[dict[str, Any]], command: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(RESULTS / "push_learning.png", dpi=110)
-    lines += ["", "![success vs steps](results/push_learning.png)"]
-    update_section("push", "\n".join(lines))
+    fig.savefig(RESULTS / f"{task}_learning.png", dpi=110)
+    lines += ["", f"![success vs steps](results/{task}_learning.png)"]
+    update_section(task, "\n".join(lines))
 
 
 if __name__ == "__main__":
