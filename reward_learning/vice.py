@@ -117,6 +117,20 @@ def relabel(buffer: DictReplayBuffer, reward_fn: RewardFn, chunk: int = 2048) ->
     return n
 
 
+def mix_negatives(policy: np.ndarray, answered: np.ndarray, share: float) -> np.ndarray:
+    """Policy frames plus the oracle's failures, repeated to make up about ``share`` of them.
+
+    Each failure appears at least once, so ``share=0`` weighs one like a single policy frame.
+
+    Args:
+        policy: uint8 ``(M, H, W, 3)``.
+        answered: uint8 ``(K, H, W, 3)``, ``K >= 1``.
+        share: in ``[0, 1)``.
+    """
+    repeat = max(1, round(share / (1 - share) * len(policy) / len(answered)))
+    return np.concatenate([policy, np.repeat(answered, repeat, axis=0)])
+
+
 @dataclass
 class ClassifierData:
     """What the classifier trains on besides policy frames: goals and oracle answers.
@@ -235,9 +249,7 @@ class ClassifierCallback(BaseCallback):
         negatives = buffer_frames(buffer, self.rng.integers(size, size=min(self.n_negatives, size)))
         if self.data.negatives:
             answered = np.stack(list(self.data.negatives.values()))
-            share = self.oracle_negative_share
-            repeat = max(1, round(share / (1 - share) * len(negatives) / len(answered)))
-            negatives = np.concatenate([negatives, np.repeat(answered, repeat, axis=0)])
+            negatives = mix_negatives(negatives, answered, self.oracle_negative_share)
         steps = self.steps
         if self.classifier.version == 0 or self.retrain == "scratch":
             self.classifier.reinitialize()

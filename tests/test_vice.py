@@ -10,7 +10,7 @@ from reward_learning.labels import LabelStore
 from reward_learning.oracles import Answer, GroundTruthTap
 from reward_learning.queries import QueryCallback, embed_frames, success_scores
 from reward_learning.tasks import make_env
-from reward_learning.vice import ClassifierData, LearnedRewardWrapper, relabel
+from reward_learning.vice import ClassifierData, LearnedRewardWrapper, mix_negatives, relabel
 from tests.conftest import TINY
 
 
@@ -65,6 +65,15 @@ def test_reinitialized_classifier_retrains_like_a_fresh_one():
     np.testing.assert_allclose(again, fresh, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(first, fresh, rtol=1e-5, atol=1e-6)
     assert reused.version == 3
+
+
+@pytest.mark.parametrize(("share", "n_answered"), [(0.0, 2), (0.5, 96), (0.2, 24)])
+def test_oracle_failures_make_up_their_share_of_negatives(share, n_answered):
+    policy = np.zeros((96, 4, 4, 3), np.uint8)
+    answered = np.full((2, 4, 4, 3), 255, np.uint8)
+    mixed = mix_negatives(policy, answered, share)
+    assert len(mixed) == 96 + n_answered
+    assert (mixed[:, 0, 0, 0] == 255).sum() == n_answered
 
 
 def test_classifier_rejects_wrong_images():
