@@ -124,10 +124,13 @@ class DrapeEnv(MujocoTaskEnv):
         self.data.ctrl[:] = offset
         mujoco.mj_forward(self.model, self.data)
 
-    def _reset_task(self) -> None:
-        rng = self.np_random
+    def _place_randomly(self, rng: np.random.Generator) -> None:
+        """A random box and gripper start (the class docstring's ranges)."""
         box_x = rng.uniform(*BOX_X_RANGE)
         self._place(box_x, np.array([rng.uniform(-0.25, -0.15), rng.uniform(0.28, 0.32)]))
+
+    def _reset_task(self) -> None:
+        self._place_randomly(self.np_random)
 
     def _apply_action(self, action: np.ndarray) -> None:
         self.data.ctrl[:] = np.clip(
@@ -169,11 +172,9 @@ class DrapeEnv(MujocoTaskEnv):
             RuntimeError: twenty scripted drapes in a row failed (a broken scene).
         """
         for _ in range(20):
-            box_x = rng.uniform(*BOX_X_RANGE)
-            start = np.array([rng.uniform(-0.25, -0.15), rng.uniform(0.28, 0.32)])
             mujoco.mj_resetData(self.model, self.data)
-            self._place(box_x, start)
-            rest = np.array([box_x + rng.uniform(0.07, 0.13), rng.uniform(0.05, 0.065)])
+            self._place_randomly(rng)
+            rest = np.array([self.box_x + rng.uniform(0.07, 0.13), rng.uniform(0.05, 0.065)])
             for _ in range(60):
                 self._apply_action(self.scripted_action(rest))
             for _ in range(SETTLE_STEPS):

@@ -41,6 +41,8 @@ from reward_learning.oracles import (
 from reward_learning.queries import QUERY_STRATEGIES, QueryCallback
 from reward_learning.tasks import TASKS, make_env
 from reward_learning.vice import (
+    POLICY_NEGATIVES,
+    RETRAIN_MODES,
     ClassifierCallback,
     ClassifierData,
     ClassifierReward,
@@ -58,8 +60,8 @@ TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "oracle": ORACLES,
     "query_strategy": QUERY_STRATEGIES,
     "policy_input": ("state", "image"),
-    "policy_negatives": ("exploration", "replay"),
-    "classifier_retrain": ("warm", "scratch"),
+    "policy_negatives": POLICY_NEGATIVES,
+    "classifier_retrain": RETRAIN_MODES,
 }
 
 

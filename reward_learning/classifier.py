@@ -89,8 +89,8 @@ class SuccessClassifier:
     def reinitialize(self) -> None:
         """Back to the seeded initial weights, optimizer state and sample streams.
 
-        ``version`` keeps counting. Retraining from the same start on the same sample stream makes two classifiers differ
-        mainly where their training data differ.
+        ``version`` keeps counting. Retraining from the same start on the same sample stream
+        makes two classifiers differ mainly where their training data differ.
         """
         self.model.load_state_dict(self._initial_weights)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr)

@@ -117,6 +117,10 @@ def relabel(buffer: DictReplayBuffer, reward_fn: RewardFn, chunk: int = 2048) ->
     return n
 
 
+POLICY_NEGATIVES: tuple[str, ...] = ("exploration", "replay")
+RETRAIN_MODES: tuple[str, ...] = ("warm", "scratch")
+
+
 def mix_negatives(policy: np.ndarray, answered: np.ndarray, share: float) -> np.ndarray:
     """Policy frames plus the oracle's failures, repeated to make up about ``share`` of them.
 
@@ -213,16 +217,16 @@ class ClassifierCallback(BaseCallback):
         self.steps = steps
         self.first_steps = first_steps
         self.n_negatives = n_negatives
-        if policy_negatives not in ("replay", "exploration"):
+        if policy_negatives not in POLICY_NEGATIVES:
             raise ValueError(
-                f"policy_negatives={policy_negatives!r}: expected replay or exploration"
+                f"policy_negatives={policy_negatives!r}: expected {' or '.join(POLICY_NEGATIVES)}"
             )
         self.policy_negatives = policy_negatives
         if not 0 <= oracle_negative_share < 1:
             raise ValueError(f"oracle_negative_share={oracle_negative_share}: expected [0, 1)")
         self.oracle_negative_share = oracle_negative_share
-        if retrain not in ("warm", "scratch"):
-            raise ValueError(f"retrain={retrain!r}: expected warm or scratch")
+        if retrain not in RETRAIN_MODES:
+            raise ValueError(f"retrain={retrain!r}: expected {' or '.join(RETRAIN_MODES)}")
         self.retrain = retrain
         self.seconds = 0.0
         self.last_update = 0
