@@ -24,7 +24,8 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalC
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, CombinedExtractor
-from stable_baselines3.common.vec_env import DummyVecEnv, VecTransposeImage
+from stable_baselines3.common.type_aliases import DictReplayBufferSamples
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize, VecTransposeImage
 
 from reward_learning.classifier import SuccessClassifier
 from reward_learning.config import save_config
@@ -154,6 +155,28 @@ class StateExtractor(BaseFeaturesExtractor):
         return observations["state"].flatten(1)
 
 
+class PolicyKeysReplayBuffer(DictReplayBuffer):
+    """A dict replay buffer whose SAC batches carry only the observation keys the policy reads.
+
+    The buffer stores every key (the classifier needs the images); with a state policy SB3
+    would still convert 2 x 256 images to floats every gradient step (16 s of a profiled
+    95 s, 4k-step Push run). ``policy_keys=None`` keeps every key.
+    """
+
+    def __init__(self, *args: Any, policy_keys: tuple[str, ...] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.policy_keys = policy_keys or tuple(self.observations)
+
+    def _get_samples(  # type: ignore[override]
+        self, batch_inds: np.ndarray, env: VecNormalize | None = None
+    ) -> DictReplayBufferSamples:
+        samples = super()._get_samples(batch_inds, env)
+        return samples._replace(
+            observations={k: samples.observations[k] for k in self.policy_keys},
+            next_observations={k: samples.next_observations[k] for k in self.policy_keys},
+        )
+
+
 class MetricsCallback(BaseCallback):
     """After each evaluation: a row of ``metrics.csv`` (step, success rate, labels, wall time)."""
 
@@ -255,6 +278,8 @@ class TrainingRun:
             "MultiInputPolicy",
             self.env,
             buffer_size=c.steps + 1,  # the buffer index of a frame is its key for the oracle
+            replay_buffer_class=PolicyKeysReplayBuffer,
+            replay_buffer_kwargs={"policy_keys": ("state",) if c.policy_input == "state" else None},
             learning_starts=c.learning_starts,
             gradient_steps=c.gradient_steps,
             gamma=c.gamma,
@@ -328,9 +353,11 @@ class TrainingRun:
         old = dict_replay_buffer(self.model)
         if old.buffer_size >= capacity:
             return
-        new = DictReplayBuffer(
-            capacity, old.observation_space, old.action_space, device=old.device, n_envs=old.n_envs
-        )
+        assert isinstance(old, PolicyKeysReplayBuffer)
+        new = PolicyKeysReplayBuffer(
+            capacity, old.observation_space, old.action_space, device=old.device,
+            n_envs=old.n_envs, policy_keys=old.policy_keys,
+        )  # fmt: skip
         n = old.size()
         for key in old.observations:
             new.observations[key][:n] = old.observations[key][:n]

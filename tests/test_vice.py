@@ -121,6 +121,17 @@ def tiny_run(tmp_path, reward, task="push", **overrides):
     return agent.TrainingRun(config)
 
 
+@pytest.mark.parametrize(
+    ("policy_input", "keys"), [("state", ["state"]), ("image", ["image", "state"])]
+)
+def test_sac_batches_carry_only_what_the_policy_reads(tmp_path, policy_input, keys):
+    run = tiny_run(tmp_path, "vice", policy_input=policy_input)
+    run.model.learn(120)
+    batch = run.model.replay_buffer.sample(8)
+    assert sorted(batch.observations) == sorted(batch.next_observations) == keys
+    assert run.model.replay_buffer.observations["image"][:120].any()  # the classifier's frames
+
+
 def test_relabelling_follows_the_classifier(tmp_path):
     run = tiny_run(tmp_path, "vice")
     run.model.learn(250, callback=run._callbacks())
