@@ -34,6 +34,7 @@ benchmarks: install
 	$(PY) -m benchmarks.env_speed
 	$(PY) -m benchmarks.drape_stability
 	$(PY) -m benchmarks.mnist_label_efficiency
+	$(PY) -m benchmarks.push_dense_reference
 	$(PY) -m benchmarks.push_learning
 	$(PY) -m benchmarks.drape_learning
 
