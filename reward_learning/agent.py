@@ -44,6 +44,7 @@ from reward_learning.tasks import TASKS, make_env
 from reward_learning.vice import (
     POLICY_NEGATIVES,
     RETRAIN_MODES,
+    REWARD_FORMS,
     ClassifierCallback,
     ClassifierData,
     ClassifierReward,
@@ -63,6 +64,7 @@ TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "policy_input": ("state", "image"),
     "policy_negatives": POLICY_NEGATIVES,
     "classifier_retrain": RETRAIN_MODES,
+    "reward_form": REWARD_FORMS,
 }
 
 
@@ -109,8 +111,11 @@ class TrainConfig:
     oracle_negative_share: float = 0.5
     """Share of the classifier's negatives drawn from frames the oracle called failure (at
     most; the rest are policy frames). 0 draws them as often as any single policy frame."""
+    reward_form: str = "log-p"
+    """The learned reward: log-p (log p(success), floored at -10) or logit (the classifier's
+    logit, clipped to [-10, 10]: it keeps rising inside the goal region, where log p is flat)."""
     reward_scale: float = 1.0
-    """Multiplies the learned reward (log p(success), floored at -10)."""
+    """Multiplies the learned reward."""
     label_smoothing: float = 0.0
     """Classifier targets become eps/2 and 1 - eps/2 (SERL): bounds how far a confident
     classifier pushes the reward of policy frames down."""
@@ -270,7 +275,7 @@ class TrainingRun:
             return None
         if c.reward == "pixel-l2":
             return PixelL2Reward(self.goals.astype(np.float32).mean(0) / 255)
-        return ClassifierReward(self.classifier, scale=c.reward_scale)
+        return ClassifierReward(self.classifier, scale=c.reward_scale, form=c.reward_form)
 
     def _sac(self) -> SAC:
         c = self.config

@@ -29,24 +29,40 @@ class RewardFn(Protocol):
         """Rewards of the frames."""
 
 
+REWARD_FORMS: tuple[str, ...] = ("log-p", "logit")
+
+
 @dataclass
 class ClassifierReward:
-    """``scale * max(log p(success | image), log_p_floor)``: in ``[scale * log_p_floor, 0]``.
+    """The classifier's verdict on a frame as a reward, times ``scale``.
 
-    Log-probability keeps the classifier's gradation far from the goal (where p is tiny) that a
-    thresholded p would lose; the floor bounds the Q-targets. DESIGN.md's calibration found the
-    reward's scale decides whether SAC learns at all.
+    ``form="log-p"``: ``max(log p(success | image), -bound)``, in ``[-bound, 0]``: it keeps the
+    classifier's gradation far from the goal (where p is tiny) that a thresholded p would lose.
+    ``form="logit"`` (the VICE-RAQ code's): ``clip(logit, -bound, bound)``. The two agree where
+    p is small; inside the goal region log p flattens at 0 while the logit keeps rising, so the
+    policy is drawn to the most goal-like states rather than to anywhere past the boundary. The
+    bound keeps the Q-targets finite. DESIGN.md's calibration found the reward's scale decides
+    whether SAC learns at all.
     """
 
     classifier: SuccessClassifier
     scale: float = 1.0
-    log_p_floor: float = -10.0
+    form: str = "log-p"
+    bound: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.form not in REWARD_FORMS:
+            raise ValueError(f"form={self.form!r}: expected {' or '.join(REWARD_FORMS)}")
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Rewards float32 ``(N,)`` of images uint8 ``(N, H, W, 3)``."""
         logit = self.classifier.logit(images)
-        log_p = -np.logaddexp(0.0, -logit)  # log sigmoid, stable for large |logit|
-        return (self.scale * np.maximum(log_p, self.log_p_floor)).astype(np.float32)
+        if self.form == "logit":
+            reward = np.clip(logit, -self.bound, self.bound)
+        else:
+            log_p = -np.logaddexp(0.0, -logit)  # log sigmoid, stable for large |logit|
+            reward = np.maximum(log_p, -self.bound)
+        return (self.scale * reward).astype(np.float32)
 
 
 @dataclass

@@ -10,7 +10,13 @@ from reward_learning.labels import LabelStore
 from reward_learning.oracles import Answer, GroundTruthTap
 from reward_learning.queries import QueryCallback, embed_frames, success_scores
 from reward_learning.tasks import make_env
-from reward_learning.vice import ClassifierData, LearnedRewardWrapper, mix_negatives, relabel
+from reward_learning.vice import (
+    ClassifierData,
+    ClassifierReward,
+    LearnedRewardWrapper,
+    mix_negatives,
+    relabel,
+)
 from tests.conftest import TINY
 
 
@@ -99,6 +105,26 @@ def test_reward_reads_the_next_state_image():
     obs, reward, *_ = env.step(np.array([1.0, 1.0]))
     np.testing.assert_array_equal(recorder.seen[-1][0], obs["image"])
     assert reward == pytest.approx(obs["image"].mean(), rel=1e-5)
+
+
+class FixedLogits:
+    def __init__(self, logits):
+        self.logits = np.asarray(logits, dtype=np.float32)
+
+    def logit(self, images):
+        return self.logits[: len(images)]
+
+
+def test_reward_forms_agree_far_from_the_goal_and_differ_inside_it():
+    logits = [-40.0, -12.0, -6.0, 2.0, 6.0, 40.0]
+    images = np.zeros((6, 8, 8, 3), np.uint8)
+    log_p = ClassifierReward(FixedLogits(logits), form="log-p")(images)
+    logit = ClassifierReward(FixedLogits(logits), form="logit", scale=2.0)(images)
+    np.testing.assert_allclose(log_p[:3], [-10.0, -10.0, -6.0], atol=0.01)
+    assert np.all(log_p <= 0) and log_p[4] - log_p[3] < 0.2  # flat past the boundary
+    np.testing.assert_allclose(logit, [-20.0, -20.0, -12.0, 4.0, 12.0, 20.0])
+    with pytest.raises(ValueError, match="form"):
+        ClassifierReward(FixedLogits(logits), form="p")
 
 
 def test_tap_hides_ground_truth_and_answers_only_asked_keys():
