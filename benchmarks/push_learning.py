@@ -121,7 +121,8 @@ def report(task: str, rows: list[dict[str, Any]], command: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    # The defaults (plain mode names) first, then the design variants, each in the order run.
+    variants = sorted(dict.fromkeys(r["variant"] for r in rows), key=lambda v: "(" in v)
     last_step = max(float(r["step"]) for r in rows)
     lines = [
         f"Last measured {time.strftime('%Y-%m-%d')} on {machine()}: {command}.",
