@@ -112,8 +112,9 @@ class TrainConfig:
     """Share of the classifier's negatives drawn from frames the oracle called failure (at
     most; the rest are policy frames). 0 draws them as often as any single policy frame."""
     reward_form: str = "log-p"
-    """The learned reward: log-p (log p(success), floored at -10) or logit (the classifier's
-    logit, clipped to [-10, 10]: it keeps rising inside the goal region, where log p is flat)."""
+    """The learned reward: log-p (log p(success), floored at -10) or logit (VICE-RAQ's: the
+    classifier's logit, clipped to [-10, 10]; it keeps rising inside the goal region, where log p
+    is flat, but ended lower on Push over three seeds: benchmarks/README.md)."""
     reward_scale: float = 1.0
     """Multiplies the learned reward."""
     label_smoothing: float = 0.0
