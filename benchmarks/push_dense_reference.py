@@ -21,8 +21,11 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
+from stable_baselines3 import SAC
 
 from benchmarks.report import machine, update_section
+from reward_learning.agent import rollout_success
 from reward_learning.tasks import make_env
 
 EVAL_EVERY = 2000
@@ -43,40 +46,25 @@ class DenseReward(gym.Wrapper[Any, Any, Any, Any]):
         return obs, reward, terminated, truncated, info
 
 
-def success_rate(model: Any, episodes: int) -> float:
-    env = make_env("push", obs_mode="state")
-    successes = 0
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=1_000 + episode)
-        done, info = False, dict[str, Any]()
-        while not done:
-            obs, _, terminated, truncated, info = env.step(
-                model.predict(obs, deterministic=True)[0]
-            )
-            done = terminated or truncated
-        successes += bool(info["is_success"])
-    env.close()
-    return successes / episodes
-
-
 def run_one(
     learning_rate: float, gradient_steps: int, seed: int, steps: int
 ) -> tuple[list[float], float]:
     """Success rates every ``EVAL_EVERY`` steps, and the wall time in seconds."""
-    import torch
-    from stable_baselines3 import SAC
-
     torch.set_num_threads(1)
     model = SAC(
-        "MlpPolicy", DenseReward(make_env("push", obs_mode="state")), learning_rate=learning_rate,
-        gradient_steps=gradient_steps, learning_starts=1000, policy_kwargs={"net_arch": [256, 256]}, seed=seed, verbose=0,
+        "MlpPolicy", DenseReward(make_env("push", obs_mode="state")),
+        learning_rate=learning_rate, gradient_steps=gradient_steps, learning_starts=1000,
+        policy_kwargs={"net_arch": [256, 256]}, seed=seed, verbose=0,
     )  # fmt: skip
+    eval_env = make_env("push", obs_mode="state")
     started = time.perf_counter()
     curve = []
     for _ in range(steps // EVAL_EVERY):
         model.learn(EVAL_EVERY, reset_num_timesteps=False)
-        curve.append(success_rate(model, EVAL_EPISODES))
-    return curve, time.perf_counter() - started
+        curve.append(rollout_success(model, eval_env, EVAL_EPISODES))
+    seconds = time.perf_counter() - started
+    eval_env.close()
+    return curve, seconds
 
 
 def main() -> None:

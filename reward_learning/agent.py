@@ -19,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.buffers import DictReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.logger import configure
@@ -476,9 +477,13 @@ def plot_metrics(run_dir: Path) -> Path | None:
     return path
 
 
-def rollout_success(model: SAC, config: TrainConfig, episodes: int, seed: int = 1_000) -> float:
-    """Ground-truth success rate of the deterministic policy over ``episodes`` episodes."""
-    env = make_env(config.task, obs_mode="dict", image_size=config.image_size)
+def rollout_success(
+    model: BaseAlgorithm, env: gym.Env[Any, Any], episodes: int, seed: int = 1_000
+) -> float:
+    """Ground-truth success rate of the deterministic policy over ``episodes`` episodes of ``env``.
+
+    Episode ``k`` starts from ``env.reset(seed=seed + k)``; the caller owns (and closes) ``env``.
+    """
     successes = 0
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
@@ -488,7 +493,6 @@ def rollout_success(model: SAC, config: TrainConfig, episodes: int, seed: int = 
             obs, _, terminated, truncated, info = env.step(action)
             done = terminated or truncated
         successes += bool(info["is_success"])
-    env.close()
     return successes / episodes
 
 
@@ -534,7 +538,11 @@ def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dic
         raise UserInputError(f"{run_dir} has no trained policy (sac.zip)")
     model = SAC.load(run_dir / "sac.zip", device=config.device)
     result: dict[str, Any] = {"run": str(run_dir), "episodes": episodes}
-    result["success_rate"] = rollout_success(model, config, episodes)
+    env = make_env(config.task, obs_mode="dict", image_size=config.image_size)
+    try:
+        result["success_rate"] = rollout_success(model, env, episodes)
+    finally:
+        env.close()
     if video:
         result["video"] = str(record_video(model, config, run_dir / "policy.mp4"))
     return result

@@ -297,6 +297,8 @@ def test_end_to_end_run_writes_every_output(tmp_path, task, reward, overrides):
         assert summary["labels"] > 0
         # Ground truth reached learning only through the oracle, for the frames it was asked about.
         assert run.tap.lookups == len(run.store.answers(include_skipped=True))
+        evaluated = agent.evaluate(out, episodes=2, video=False)
+        assert evaluated["success_rate"] in (0.0, 0.5, 1.0)
 
 
 def test_resume_continues_steps_and_keeps_every_label(tmp_path):
