@@ -67,15 +67,28 @@ def run_one(
     return curve, seconds
 
 
+def setting(text: str) -> tuple[float, int]:
+    """``"1e-3,2"`` -> ``(0.001, 2)``: a learning rate and gradient steps per env step."""
+    try:
+        rate, steps = text.split(",")
+        return float(rate), int(steps)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected learning_rate,gradient_steps such as 1e-3,1"
+        ) from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--settings", nargs="+", default=["3e-4,1", "1e-3,1", "1e-3,2"])
+    parser.add_argument(
+        "--settings", nargs="+", type=setting, default=[(3e-4, 1), (1e-3, 1), (1e-3, 2)]
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--parallel", type=int, default=2)
     args = parser.parse_args()
-    settings = [(float(lr), int(gs)) for lr, gs in (s.split(",") for s in args.settings)]
-    jobs = [(lr, gs, seed) for lr, gs in settings for seed in args.seeds]
+
+    jobs = [(lr, gs, seed) for lr, gs in args.settings for seed in args.seeds]
     with ProcessPoolExecutor(args.parallel) as pool:
         futures = [pool.submit(run_one, *job, args.steps) for job in jobs]
         results = [f.result() for f in futures]
@@ -91,7 +104,7 @@ def main() -> None:
         + " | wall min |",
         "|---|---|---|" + "---|" * (len(steps) + 1),
     ]
-    finals: dict[tuple[float, int], list[float]] = {setting: [] for setting in settings}
+    finals: dict[tuple[float, int], list[float]] = {pair: [] for pair in args.settings}
     for (lr, gs, seed), (curve, seconds) in zip(jobs, results, strict=True):
         cells = " | ".join(f"{x:.0%}" for x in curve)
         lines.append(f"| {lr:g} | {gs} | {seed} | {cells} | {seconds / 60:.1f} |")
