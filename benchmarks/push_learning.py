@@ -121,8 +121,9 @@ def report(task: str, rows: list[dict[str, Any]], command: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    # The defaults (plain mode names) first, then the design variants, each in the order run.
-    variants = sorted(dict.fromkeys(r["variant"] for r in rows), key=lambda v: "(" in v)
+    # The defaults (plain mode names) first, then variants by how many settings they change,
+    # each group in the order run.
+    variants = sorted(dict.fromkeys(r["variant"] for r in rows), key=lambda v: v.count("="))
     last_step = max(float(r["step"]) for r in rows)
     lines = [
         f"Last measured {time.strftime('%Y-%m-%d')} on {machine()}: {command}.",
