@@ -72,6 +72,8 @@ def add_arguments(
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         flag = "--" + f.name.replace("_", "-")
         help_ = f"{docs.get(f.name, '')} (default: {default})"
+        if unset_is_none:
+            default = None
         if kind is bool:
             parser.add_argument(
                 flag, action=argparse.BooleanOptionalAction, default=default, help=help_
