@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 
 from benchmarks.report import machine, update_section
-from reward_learning.agent import REWARD_MODES, TrainConfig, TrainingRun, read_metrics
+from reward_learning.agent import (
+    REWARD_MODES,
+    TrainConfig,
+    TrainingRun,
+    read_metrics,
+    task_config,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -40,9 +46,9 @@ def run_one(
     torch.set_num_threads(threads)
     tag = "_".join(f"{k}{v}" for k, v in extra.items())
     out = Path("runs/bench") / task / f"{mode}{'_' + tag if tag else ''}_s{seed}"
-    config = TrainConfig(
-        task=task, reward=mode, steps=steps, seed=seed, out=str(out), progress=False,
-        video=False, **extra,
+    config = task_config(
+        task, reward=mode, steps=steps, seed=seed, out=str(out), progress=False, video=False,
+        **extra,
     )  # fmt: skip
     summary = TrainingRun(config).train()
     summary["seed"] = seed

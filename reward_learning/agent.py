@@ -74,7 +74,8 @@ class TrainConfig:
     """One training run (the ``reward-learning train`` command)."""
 
     task: str = "push"
-    """The task: push or drape."""
+    """The task: push or drape (drape has its own defaults for steps, learning_rate and
+    gradient_steps: TASK_SETTINGS)."""
     reward: str = "vice-raq"
     """vice-raq (classifier + queries), vice (no queries), classifier (trained once, frozen),
     sparse (ground-truth success, the upper reference) or pixel-l2 (distance to the mean goal)."""
@@ -84,7 +85,7 @@ class TrainConfig:
     oracle_error: float = 0.0
     """Probability that the simulated oracle answers wrongly."""
     steps: int = 20_000
-    """Env steps of training."""
+    """Env steps of training (drape: 50,000)."""
     goals: int = 20
     """Goal images rendered from random success states (when --goal-dir is unset)."""
     goal_dir: str | None = None
@@ -122,13 +123,14 @@ class TrainConfig:
     """Classifier targets become eps/2 and 1 - eps/2 (SERL): bounds how far a confident
     classifier pushes the reward of policy frames down."""
     gradient_steps: int = 2
-    """SAC gradient steps per env step (2 on Push: 82% over four seeds at 20k against 42% over
-    three with 1, at about 1.6x the wall time: benchmarks/README.md)."""
+    """SAC gradient steps per env step (drape: 1). 2 on Push: 82% over four seeds at 20k against
+    42% over three with 1, at about 1.6x the wall time (benchmarks/README.md)."""
     gamma: float = 0.99
     """SAC discount factor."""
     learning_rate: float = 1e-3
-    """Adam learning rate of SAC's actor, critics and entropy coefficient (SB3's 3e-4 learned
-    Push in 20k steps on fewer seeds, even from a hand-made dense reward: benchmarks/README.md)."""
+    """Adam learning rate of SAC's actor, critics and entropy coefficient (drape: 3e-4). On Push
+    SB3's 3e-4 learned in 20k steps on fewer seeds, even from a hand-made dense reward
+    (benchmarks/README.md)."""
     image_size: int = 48
     """Side of the images the reward sees, in pixels (VICE-RAQ used 48)."""
     policy_input: str = "state"
@@ -149,6 +151,21 @@ class TrainConfig:
     """Record a video of the final policy (policy.mp4)."""
     out: str = "runs/push"
     """Run directory."""
+
+
+TASK_SETTINGS: dict[str, dict[str, Any]] = {
+    "push": {},
+    "drape": {"steps": 50_000, "learning_rate": 3e-4, "gradient_steps": 1},
+}
+"""Each task's departures from ``TrainConfig``'s defaults, as RL Zoo keeps hyperparameters per
+env. Drape: SAC's learning rate of 1e-3 reached 65% and 100% and then fell to 20% and 25% by
+50k, where 3e-4 ended at 100%, 35% and 100%; two gradient steps per env step are unmeasured
+there and would double its 30 min (benchmarks/README.md)."""
+
+
+def task_config(task: str, **values: Any) -> TrainConfig:
+    """The ``TrainConfig`` of ``task``: its ``TASK_SETTINGS``, then ``values`` over them."""
+    return TrainConfig(task=task, **{**TASK_SETTINGS.get(task, {}), **values})
 
 
 class StateExtractor(BaseFeaturesExtractor):

@@ -51,9 +51,9 @@ def _train(args: argparse.Namespace) -> None:
             raise UserInputError(
                 "name a task (e.g. `reward-learning train push`) or --resume RUN_DIR"
             )
-        defaults = agent.TrainConfig()
-        values = {k: v for k, v in vars(args).items() if k in vars(defaults) and v is not None}
-        run = agent.TrainingRun(agent.TrainConfig(**values))
+        fields = vars(agent.TrainConfig())
+        values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+        run = agent.TrainingRun(agent.task_config(**values))
     summary = run.train()
     out = run.out
     print(

@@ -5,6 +5,8 @@ import torch
 
 from reward_learning import agent
 from reward_learning.classifier import SuccessClassifier
+from reward_learning.cli import main
+from reward_learning.config import save_config
 from reward_learning.goals import render_goals
 from reward_learning.labels import LabelStore
 from reward_learning.oracles import Answer, GroundTruthTap
@@ -315,6 +317,28 @@ def test_resume_continues_steps_and_keeps_every_label(tmp_path):
     assert summary["steps"] == 400
     assert [(a.id, a.label) for a in second.store.answers()][: len(labels)] == labels
     assert summary["labels"] >= len(labels)
+
+
+def test_each_task_gets_its_own_settings_and_flags_win_on_the_command_line(tmp_path, monkeypatch):
+    assert agent.task_config("push") == agent.TrainConfig()
+    drape = agent.task_config("drape")
+    assert (drape.steps, drape.learning_rate, drape.gradient_steps) == (50_000, 3e-4, 1)
+    built = []
+
+    def capture(config, **kwargs):
+        built.append(config)
+        raise KeyboardInterrupt  # stop before any training
+
+    monkeypatch.setattr(agent, "TrainingRun", capture)
+    argv = ["train", "drape", "--learning-rate", "1e-3", "--out", str(tmp_path / "r")]
+    assert main(argv) == 130
+    (config,) = built
+    assert (config.steps, config.learning_rate, config.gradient_steps) == (50_000, 1e-3, 1)
+    # Resuming keeps the run's own settings: flags left out are not the defaults.
+    (tmp_path / "r").mkdir()
+    save_config(config, tmp_path / "r" / "config.json")
+    assert main(["train", "--resume", str(tmp_path / "r")]) == 130
+    assert built[-1] == config
 
 
 def test_learner_never_reads_ground_truth(tmp_path, monkeypatch):
