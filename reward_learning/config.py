@@ -71,7 +71,8 @@ def add_arguments(
         kind, is_list = _base_type(hints[f.name])
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         flag = "--" + f.name.replace("_", "-")
-        help_ = f"{docs.get(f.name, '')} (default: {default})"
+        # argparse %-formats help strings; a docstring's "88%" must stay literal.
+        help_ = f"{docs.get(f.name, '')} (default: {default})".replace("%", "%%")
         if unset_is_none:
             default = None
         if kind is bool:

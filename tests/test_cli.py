@@ -75,3 +75,14 @@ def test_unknown_task_is_rejected_by_argparse(capsys):
         main(["train", "pussh"])
     assert info.value.code == 2
     assert "invalid choice: 'pussh'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"), [("train", "--gradient-steps"), ("mnist", "--strategy")]
+)
+def test_help_prints_every_flag(capsys, command, flag):
+    """Field docstrings become help text; a "%" in one once broke argparse's formatting."""
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert flag in capsys.readouterr().out
