@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
 import json
 import sys
 import time
+import typing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.learning_diagnostics import PushRewardDiagnostics
 from benchmarks.report import machine, update_section
 from reward_learning.agent import (
     REWARD_MODES,
@@ -41,16 +44,14 @@ SUCCESS = {
 def run_one(
     task: str, mode: str, seed: int, steps: int, threads: int, extra: dict[str, Any]
 ) -> dict[str, Any]:
-    import torch
-
-    torch.set_num_threads(threads)
     tag = "_".join(f"{k}{v}" for k, v in extra.items())
     out = Path("runs/bench") / task / f"{mode}{'_' + tag if tag else ''}_s{seed}"
     config = task_config(
         task, reward=mode, steps=steps, seed=seed, out=str(out), progress=False, video=False,
-        **extra,
+        threads=threads, **extra,
     )  # fmt: skip
-    summary = TrainingRun(config).train()
+    diagnostics = (PushRewardDiagnostics(),) if task == "push" and mode != "sparse" else ()
+    summary = TrainingRun(config).train(extra_callbacks=diagnostics)
     summary["seed"] = seed
     summary["curve"] = read_metrics(out / "metrics.csv")
     summary["variant"] = mode + (
@@ -60,8 +61,20 @@ def run_one(
 
 
 def parse_extra(pairs: list[str]) -> dict[str, Any]:
-    defaults = TrainConfig()
-    return {k: type(getattr(defaults, k))(v) for k, v in (p.split("=", 1) for p in pairs)}
+    """``key=value`` pairs to ``TrainConfig`` values of the field's type (``x=false`` is False)."""
+    hints = typing.get_type_hints(TrainConfig)
+    values: dict[str, Any] = {}
+    for key, text in (p.split("=", 1) for p in pairs):
+        if key not in hints:
+            raise SystemExit(f"--extra {key}: not a TrainConfig field")
+        kind = hints[key]
+        if kind is bool:
+            if text.lower() not in ("true", "false"):
+                raise SystemExit(f"--extra {key}={text}: expected true or false")
+            values[key] = text.lower() == "true"
+        else:
+            values[key] = kind(text) if kind in (int, float, str) else text
+    return values
 
 
 def main(task: str = "push", default_steps: int = 20_000, doc: str | None = __doc__) -> None:
@@ -69,21 +82,30 @@ def main(task: str = "push", default_steps: int = 20_000, doc: str | None = __do
     parser.add_argument("--modes", nargs="+", default=list(REWARD_MODES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=default_steps)
-    parser.add_argument(
-        "--parallel", type=int, default=1, help="runs at once (each gets 2 // parallel threads)"
-    )
+    parser.add_argument("--parallel", type=int, default=1, help="runs at once")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--extra", nargs="*", default=[], help="TrainConfig overrides, key=value")
     args = parser.parse_args()
     extra = parse_extra(args.extra)
-    threads = max(1, 2 // args.parallel)
     jobs = [(m, s) for m in args.modes for s in args.seeds]
     started = time.perf_counter()
     with ProcessPoolExecutor(args.parallel) as pool:
-        futures = [pool.submit(run_one, task, m, s, args.steps, threads, extra) for m, s in jobs]
+        futures = [
+            pool.submit(run_one, task, m, s, args.steps, args.threads, extra) for m, s in jobs
+        ]
         summaries = [f.result() for f in futures]
     minutes = (time.perf_counter() - started) / 60
     RESULTS.mkdir(exist_ok=True)
     table = RESULTS / f"{task}_learning.csv"
+    # Benchmark lanes started side by side share the table and the README.
+    with open(RESULTS / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record(task, table, summaries, minutes)
+    print(json.dumps([{k: v for k, v in s.items() if k != "curve"} for s in summaries], indent=1))
+
+
+def record(task: str, table: Path, summaries: list[dict[str, Any]], minutes: float) -> None:
+    """Merge the runs into the results table (a rerun replaces its variant and seed), report."""
     previous = []
     if table.exists():
         with open(table, newline="") as f:
@@ -117,7 +139,6 @@ def main(task: str = "push", default_steps: int = 20_000, doc: str | None = __do
         rows,
         f"`python -m benchmarks.{task}_learning {' '.join(sys.argv[1:])}` ({minutes:.0f} min)",
     )
-    print(json.dumps([{k: v for k, v in s.items() if k != "curve"} for s in summaries], indent=1))
 
 
 def report(task: str, rows: list[dict[str, Any]], command: str) -> None:
