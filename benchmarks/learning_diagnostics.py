@@ -21,7 +21,7 @@ from scipy.stats import spearmanr
 from stable_baselines3.common.callbacks import BaseCallback
 
 from envs.push import SUCCESS_RADIUS, TARGET
-from reward_learning.vice import dict_replay_buffer
+from reward_learning.frames import frame_buffer
 
 
 class PushRewardDiagnostics(BaseCallback):
@@ -38,11 +38,13 @@ class PushRewardDiagnostics(BaseCallback):
     def _on_rollout_end(self) -> None:
         if self.num_timesteps % self.every:
             return
-        buffer = dict_replay_buffer(self.model)
+        buffer = frame_buffer(self.model)
         stop = buffer.size()
         start = max(0, stop - self.window)
         rewards = buffer.rewards[start:stop, 0]
-        puck = buffer.next_observations["state"][start:stop, 0, 2:4]
+        states = buffer.next_observations
+        states = states["state"] if isinstance(states, dict) else states
+        puck = states[start:stop, 0, 2:4]
         distance = np.linalg.norm(puck - TARGET, axis=1)
         inside = distance < SUCCESS_RADIUS
         if np.ptp(rewards) > 0:

@@ -21,17 +21,20 @@ import torch
 from sb3_contrib import TQC
 from stable_baselines3 import SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.buffers import DictReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, CombinedExtractor
-from stable_baselines3.common.type_aliases import DictReplayBufferSamples
-from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize, VecTransposeImage
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecTransposeImage
 
 from reward_learning.classifier import SuccessClassifier
 from reward_learning.config import save_config
 from reward_learning.errors import UserInputError
+from reward_learning.frames import (
+    FrameDictReplayBuffer,
+    FrameRecorder,
+    FrameReplayBuffer,
+    FrameStore,
+)
 from reward_learning.goals import load_goal_images, render_goals
 from reward_learning.labels import LabelStore
 from reward_learning.oracles import (
@@ -42,7 +45,7 @@ from reward_learning.oracles import (
     success_window_oracle,
 )
 from reward_learning.queries import QUERY_STRATEGIES, QueryCallback
-from reward_learning.tasks import TASKS, make_env
+from reward_learning.tasks import POLICY_INPUTS, TASKS, make_env, make_policy_env, policy_view
 from reward_learning.vice import (
     POLICY_NEGATIVES,
     RETRAIN_MODES,
@@ -53,7 +56,6 @@ from reward_learning.vice import (
     LearnedRewardWrapper,
     PixelL2Reward,
     RewardFn,
-    dict_replay_buffer,
 )
 
 REWARD_MODES: tuple[str, ...] = ("vice-raq", "vice", "classifier", "sparse", "pixel-l2")
@@ -63,7 +65,7 @@ TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "reward": REWARD_MODES,
     "oracle": ORACLES,
     "query_strategy": QUERY_STRATEGIES,
-    "policy_input": ("state", "image"),
+    "policy_input": POLICY_INPUTS,
     "policy_negatives": POLICY_NEGATIVES,
     "classifier_retrain": RETRAIN_MODES,
     "reward_form": REWARD_FORMS,
@@ -182,41 +184,6 @@ def task_config(task: str, **values: Any) -> TrainConfig:
     return TrainConfig(task=task, **{**TASK_SETTINGS.get(task, {}), **values})
 
 
-class StateExtractor(BaseFeaturesExtractor):
-    """Hands the policy the ``state`` entry of a dict observation and ignores the image."""
-
-    def __init__(self, observation_space: gym.spaces.Dict) -> None:
-        state_space = observation_space["state"]
-        assert state_space.shape is not None
-        super().__init__(observation_space, features_dim=int(np.prod(state_space.shape)))
-
-    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Features ``(B, state_size)``."""
-        return observations["state"].flatten(1)
-
-
-class PolicyKeysReplayBuffer(DictReplayBuffer):
-    """A dict replay buffer whose SAC batches carry only the observation keys the policy reads.
-
-    The buffer stores every key (the classifier needs the images); with a state policy SB3
-    would still convert 2 x 256 images to floats every gradient step (16 s of a profiled
-    95 s, 4k-step Push run). ``policy_keys=None`` keeps every key.
-    """
-
-    def __init__(self, *args: Any, policy_keys: tuple[str, ...] | None = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.policy_keys = policy_keys or tuple(self.observations)
-
-    def _get_samples(  # type: ignore[override]
-        self, batch_inds: np.ndarray, env: VecNormalize | None = None
-    ) -> DictReplayBufferSamples:
-        samples = super()._get_samples(batch_inds, env)
-        return samples._replace(
-            observations={k: samples.observations[k] for k in self.policy_keys},
-            next_observations={k: samples.next_observations[k] for k in self.policy_keys},
-        )
-
-
 class MetricsCallback(BaseCallback):
     """After each evaluation: a row of ``metrics.csv`` (step, success rate, labels, wall time)."""
 
@@ -270,14 +237,23 @@ class TrainingRun:
         self.goals = self._goal_images()
         self.data = ClassifierData(self.goals)
         self.store = LabelStore(self.out / "labels.sqlite", run=self.out.name, task=config.task)
-        env = make_env(config.task, obs_mode="dict", image_size=config.image_size)
-        self.tap = GroundTruthTap(env)
-        self.reward_fn = self._reward_fn()
-        self.env: gym.Env[Any, Any] = (
-            self.tap if self.reward_fn is None else LearnedRewardWrapper(self.tap, self.reward_fn)
+        frames_file = self.out / "frames.npy"
+        size = config.image_size
+        self.frames = (
+            FrameStore.load(frames_file) if resume and frames_file.exists()
+            else FrameStore((size, size, 3))
+        )  # fmt: skip
+        recorded = FrameRecorder(
+            make_env(config.task, obs_mode="dict", image_size=size), self.frames
         )
-        if config.reward == "sparse":  # the upper reference learns from ground truth itself
-            self.env = env
+        self.tap = GroundTruthTap(recorded)
+        self.reward_fn = self._reward_fn()
+        learner_env: gym.Env[Any, Any] = (
+            recorded  # sparse: the upper reference learns from ground truth itself
+            if self.reward_fn is None
+            else LearnedRewardWrapper(self.tap, self.reward_fn)
+        )
+        self.env = policy_view(learner_env, config.policy_input)
         self.oracle = oracle or self._oracle()
         self.model = self._learner()
         self.classifier_callback: ClassifierCallback | None = None
@@ -314,19 +290,19 @@ class TrainingRun:
 
     def _learner(self) -> SAC | TQC:
         c = self.config
-        extractor = StateExtractor if c.policy_input == "state" else CombinedExtractor
+        state = c.policy_input == "state"
         model = ALGOS[c.algo](
-            "MultiInputPolicy",
+            "MlpPolicy" if state else "MultiInputPolicy",
             self.env,
-            buffer_size=c.steps + 1,  # the buffer index of a frame is its key for the oracle
-            replay_buffer_class=PolicyKeysReplayBuffer,
-            replay_buffer_kwargs={"policy_keys": ("state",) if c.policy_input == "state" else None},
+            # Image policies keep 2 images per transition: about 14 KB each at 48 px.
+            buffer_size=1_000_000 if state else 100_000,
+            replay_buffer_class=FrameReplayBuffer if state else FrameDictReplayBuffer,
             learning_starts=c.learning_starts,
             gradient_steps=c.gradient_steps,
             gamma=c.gamma,
             ent_coef=c.ent_coef,
             learning_rate=c.learning_rate,
-            policy_kwargs={"features_extractor_class": extractor, "net_arch": [256, 256]},
+            policy_kwargs={"net_arch": [256, 256]},
             seed=c.seed,
             device=c.device,
             verbose=0,
@@ -339,27 +315,27 @@ class TrainingRun:
         callbacks: list[BaseCallback] = []
         if c.reward == "vice-raq":
             self.query_callback = QueryCallback(
-                self.classifier, self.data, self.oracle, self.store, c.query_strategy,
-                start=c.learning_starts + c.queries_every, every=c.queries_every,
-                per_round=c.queries_per_round, budget=c.label_budget,
-                first_key=dict_replay_buffer(self.model).size(),
+                self.classifier, self.frames, self.data, self.oracle, self.store,
+                c.query_strategy, start=c.learning_starts + c.queries_every,
+                every=c.queries_every, per_round=c.queries_per_round, budget=c.label_budget,
+                first_key=self.frames.size,
             )  # fmt: skip
             callbacks.append(self.query_callback)
         if c.reward in ("vice-raq", "vice", "classifier"):
             assert self.reward_fn is not None
             self.classifier_callback = ClassifierCallback(
-                self.classifier, self.reward_fn, self.data, start=c.learning_starts,
+                self.classifier, self.reward_fn, self.frames, self.data, start=c.learning_starts,
                 every=None if c.reward == "classifier" else c.classifier_every,
                 steps=c.classifier_steps,
                 policy_negatives="replay" if c.reward == "vice" else c.policy_negatives,
                 oracle_negative_share=c.oracle_negative_share, retrain=c.classifier_retrain,
             )  # fmt: skip
             callbacks.append(self.classifier_callback)
-        eval_env = VecTransposeImage(
-            DummyVecEnv(
-                [lambda: Monitor(make_env(c.task, obs_mode="dict", image_size=c.image_size))]
-            )
+        eval_env: VecEnv = DummyVecEnv(
+            [lambda: Monitor(make_policy_env(c.task, c.policy_input, c.image_size))]
         )
+        if c.policy_input == "image":
+            eval_env = VecTransposeImage(eval_env)
         callbacks.append(
             EvalCallback(
                 eval_env, n_eval_episodes=c.eval_episodes, eval_freq=c.eval_every,
@@ -378,9 +354,6 @@ class TrainingRun:
         replay = self.out / "replay.pkl"
         if replay.exists():
             self.model.load_replay_buffer(replay)
-        self._grow_buffer(self.config.steps + 1)
-        # The oracle's keys are replay-buffer indices, so they continue from the buffer's size.
-        self.tap.next_key = dict_replay_buffer(self.model).size()
         if (self.out / "classifier.pt").exists():
             self.classifier.load(self.out / "classifier.pt")
         for answer in self.store.answers():
@@ -388,28 +361,6 @@ class TrainingRun:
         previous = json.loads((self.out / "summary.json").read_text())
         self._earlier_wall = float(previous["wall_s"])
         self._earlier_reward = float(previous["wall_s"]) * float(previous["reward_share"])
-
-    def _grow_buffer(self, capacity: int) -> None:
-        """Copy the replay buffer into one of ``capacity`` transitions.
-
-        A resumed run must never wrap around: a frame's buffer index is its key for the oracle.
-        """
-        old = dict_replay_buffer(self.model)
-        if old.buffer_size >= capacity:
-            return
-        assert isinstance(old, PolicyKeysReplayBuffer)
-        new = PolicyKeysReplayBuffer(
-            capacity, old.observation_space, old.action_space, device=old.device,
-            n_envs=old.n_envs, policy_keys=old.policy_keys,
-        )  # fmt: skip
-        n = old.size()
-        for key in old.observations:
-            new.observations[key][:n] = old.observations[key][:n]
-            new.next_observations[key][:n] = old.next_observations[key][:n]
-        for name in ("actions", "rewards", "dones", "timeouts"):
-            getattr(new, name)[:n] = getattr(old, name)[:n]
-        new.pos = n
-        self.model.replay_buffer = new
 
     # -- bookkeeping --------------------------------------------------------------------
 
@@ -474,6 +425,7 @@ class TrainingRun:
         """SAC model, replay buffer, classifier and plots; the label store is durable already."""
         self.model.save(self.out / "sac.zip")
         self.model.save_replay_buffer(self.out / "replay.pkl")
+        self.frames.save(self.out / "frames.npy")
         if self.config.reward in ("vice-raq", "vice", "classifier"):
             self.classifier.save(self.out / "classifier.pt")
         plot_metrics(self.out)
@@ -544,8 +496,8 @@ def record_video(
     """An MP4 of the deterministic policy (``view`` camera, ``size`` pixels), ``episodes`` episodes."""
     import imageio.v2 as imageio
 
-    env = make_env(
-        config.task, obs_mode="dict", image_size=config.image_size,
+    env = make_policy_env(
+        config.task, config.policy_input, config.image_size,
         render_mode="rgb_array", render_size=size,
     )  # fmt: skip
     frames: list[np.ndarray] = []
@@ -580,7 +532,7 @@ def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dic
         raise UserInputError(f"{run_dir} has no trained policy (sac.zip)")
     model = ALGOS[config.algo].load(run_dir / "sac.zip", device=config.device)
     result: dict[str, Any] = {"run": str(run_dir), "episodes": episodes}
-    env = make_env(config.task, obs_mode="dict", image_size=config.image_size)
+    env = make_policy_env(config.task, config.policy_input, config.image_size)
     try:
         result["success_rate"] = rollout_success(model, env, episodes)
     finally:

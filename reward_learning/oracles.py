@@ -119,26 +119,22 @@ class LaterOracle:
 class GroundTruthTap(gym.Wrapper[Any, Any, Any, Any]):
     """Takes ground truth out of a training env, so that only the simulated oracle sees it.
 
-    Each step's ``info["is_success"]`` is removed from ``info`` and kept here, indexed by the
-    env step count (which is the frame's replay-buffer index), and the env's own reward
-    (ground-truth success) is replaced by 0; the learned reward replaces it. This is the one
-    place ground truth crosses into learning (DESIGN.md): through :meth:`truth`, for the keys an
-    oracle is asked about.
-
-    ``next_key`` is the key of the next step; a resumed run sets it to the buffer's size.
+    Each step's ``info["is_success"]`` is removed from ``info`` and kept here under the step's
+    frame key (``info["frame_key"]``, set by :class:`~reward_learning.frames.FrameRecorder`
+    inside this wrapper), and the env's own reward (ground-truth success) is replaced by 0;
+    the learned reward replaces it. This is the one place ground truth crosses into learning
+    (DESIGN.md): through :meth:`truth`, for the keys an oracle is asked about.
     """
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
         super().__init__(env)
         self._success: dict[int, bool] = {}
-        self.next_key = 0
         self.lookups = 0
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Step the env; ``info`` comes back without ``is_success`` and the reward is 0."""
         obs, _, terminated, truncated, info = self.env.step(action)
-        self._success[self.next_key] = bool(info.pop("is_success"))
-        self.next_key += 1
+        self._success[int(info["frame_key"])] = bool(info.pop("is_success"))
         return obs, 0.0, terminated, truncated, info
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:

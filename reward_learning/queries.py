@@ -17,9 +17,10 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from reward_learning import uncertainty
 from reward_learning.classifier import SuccessClassifier
+from reward_learning.frames import FrameStore
 from reward_learning.labels import LabelStore, image_hash, stored_answers
 from reward_learning.oracles import Oracle, Query
-from reward_learning.vice import ClassifierData, buffer_frames, dict_replay_buffer
+from reward_learning.vice import ClassifierData
 
 QUERY_STRATEGIES: tuple[str, ...] = ("most-likely-success", "least-confident", "entropy", "bald")
 _EMBED_SIZE = 16  # pixels: frames are compared for near-duplicates at 16x16
@@ -52,12 +53,13 @@ def embed_frames(images: np.ndarray) -> np.ndarray:
 class QueryCallback(BaseCallback):
     """Asks ``per_round`` frames every ``every`` env steps until ``budget`` labels are spent.
 
-    Candidates are the next-state frames the policy produced since the previous round, read
-    from the replay buffer. The buffer index of a frame is its key: the oracle's ground truth
-    (if simulated) is looked up by that key and nothing else.
+    Candidates are the frames the policy produced since the previous round, read from the
+    frame store by key; the oracle's ground truth (if simulated) is looked up by that key and
+    nothing else.
 
     Args:
         classifier: scores the candidates.
+        frames: the training env's frames.
         data: where answers go, after the store has them.
         oracle: who answers.
         store: the durable label store.
@@ -66,12 +68,13 @@ class QueryCallback(BaseCallback):
         every: env steps between rounds.
         per_round: frames asked per round.
         budget: total labels (answers that are not skips) for the run.
-        first_key: buffer index of the first candidate frame (non-zero when a run resumes).
+        first_key: key of the first candidate frame (non-zero when a run resumes).
     """
 
     def __init__(
         self,
         classifier: SuccessClassifier,
+        frames: FrameStore,
         data: ClassifierData,
         oracle: Oracle,
         store: LabelStore,
@@ -85,6 +88,7 @@ class QueryCallback(BaseCallback):
         super().__init__()
         uncertainty.check_strategy(strategy, QUERY_STRATEGIES, kind="query strategy")
         self.classifier = classifier
+        self.frames = frames
         self.data = data
         self.oracle = oracle
         self.store = store
@@ -119,10 +123,9 @@ class QueryCallback(BaseCallback):
 
     def ask_round(self) -> None:
         """Choose frames since the last round, ask, store each answer, then use it."""
-        buffer = dict_replay_buffer(self.model)
-        keys = np.arange(self.last_key, buffer.size())
-        self.last_key = buffer.size()
-        images = buffer_frames(buffer, keys)
+        keys = np.arange(self.last_key, self.frames.size)
+        self.last_key = self.frames.size
+        images = self.frames.get(keys)
         asked = self.store.asked_hashes()
         fresh = np.array([image_hash(img) not in asked for img in images], dtype=bool)
         keys, images = keys[fresh], images[fresh]

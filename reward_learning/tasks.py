@@ -1,4 +1,4 @@
-"""Task names on the command line, mapped to the registered Gymnasium envs."""
+"""Task names on the command line, mapped to the registered Gymnasium envs, and what a policy reads of them."""
 
 from __future__ import annotations
 
@@ -22,3 +22,28 @@ def make_env(task: str, **kwargs: Any) -> gym.Env[Any, Any]:
     if env_id not in gym.registry:
         raise UserInputError(f"unknown task {task!r}: expected one of {', '.join(TASKS)}")
     return gym.make(env_id, **kwargs)
+
+
+POLICY_INPUTS: tuple[str, ...] = ("state", "image")
+
+
+def policy_view(env: gym.Env[Any, Any], policy_input: str) -> gym.Env[Any, Any]:
+    """What the policy reads of a dict-observation env.
+
+    ``"state"``: the state vector alone, a flat ``Box`` that every SB3 off-policy algorithm
+    takes (images stay with the reward). ``"image"``: the whole dict, for image policies.
+    """
+    if policy_input == "image":
+        return env
+    return gym.wrappers.FlattenObservation(gym.wrappers.FilterObservation(env, ["state"]))
+
+
+def make_policy_env(
+    task: str, policy_input: str, image_size: int, **kwargs: Any
+) -> gym.Env[Any, Any]:
+    """An env for running a trained policy (evaluation, video): same observations as training.
+
+    A state policy's env renders no task images at all.
+    """
+    obs_mode = "state" if policy_input == "state" else "dict"
+    return make_env(task, obs_mode=obs_mode, image_size=image_size, **kwargs)

@@ -15,11 +15,10 @@ from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.buffers import DictReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 
 from reward_learning.classifier import SuccessClassifier
+from reward_learning.frames import FrameStore, frame_buffer, relabel
 
 
 class RewardFn(Protocol):
@@ -99,40 +98,6 @@ class LearnedRewardWrapper(gym.Wrapper[Any, Any, Any, Any]):
         return obs, reward, terminated, truncated, info
 
 
-def dict_replay_buffer(model: BaseAlgorithm) -> DictReplayBuffer:
-    """The replay buffer of an off-policy SB3 model with dict observations."""
-    buffer = getattr(model, "replay_buffer", None)
-    assert isinstance(buffer, DictReplayBuffer), (
-        "VICE needs an off-policy model with dict observations"
-    )
-    return buffer
-
-
-def buffer_frames(buffer: DictReplayBuffer, index: np.ndarray | slice) -> np.ndarray:
-    """Next-state images of the first env at ``index``, as uint8 ``(N, H, W, 3)``.
-
-    SB3 stores images channel-first (``VecTransposeImage``): ``(size, n_envs, 3, H, W)``.
-    """
-    frames = buffer.next_observations["image"][index, 0]
-    return frames.transpose(0, 2, 3, 1) if frames.shape[1] == 3 else frames
-
-
-def relabel(buffer: DictReplayBuffer, reward_fn: RewardFn, chunk: int = 2048) -> int:
-    """Recompute every stored reward (``rewards``: ``(size, n_envs)``) from its next-state image.
-
-    Returns:
-        How many rewards were recomputed.
-    """
-    assert buffer.n_envs == 1, "relabelling assumes one env"
-    n = buffer.size()
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        rewards = reward_fn(buffer_frames(buffer, slice(start, stop)))
-        assert rewards.shape == (stop - start,), f"reward shape {rewards.shape}"
-        buffer.rewards[start:stop, 0] = rewards
-    return n
-
-
 POLICY_NEGATIVES: tuple[str, ...] = ("exploration", "replay")
 RETRAIN_MODES: tuple[str, ...] = ("warm", "scratch")
 
@@ -186,7 +151,7 @@ class ClassifierData:
 class ClassifierCallback(BaseCallback):
     """VICE classifier updates: every ``every`` env steps, train and relabel the replay buffer.
 
-    Negatives are ``n_negatives`` policy frames drawn uniformly from the replay buffer, plus
+    Negatives are ``n_negatives`` policy frames drawn uniformly from the frame store, plus
     the oracle's failures, repeated until they make up about ``oracle_negative_share`` of them.
     With ``every=None`` the classifier is trained once, at ``start``, and then frozen (the
     paper's naive "classifier" baseline).
@@ -194,13 +159,14 @@ class ClassifierCallback(BaseCallback):
     Args:
         classifier: the success classifier the reward reads.
         reward_fn: the reward it defines; used to relabel the buffer.
+        frames: the training env's frames (the replay buffer names its transitions' frames).
         data: goal images and oracle answers.
         start: first update at this env step (after SAC's ``learning_starts``).
         every: env steps between updates, or ``None`` for one update only.
         steps: Adam steps per update.
         first_steps: Adam steps of the first update (from random weights).
         n_negatives: policy frames drawn per update.
-        policy_negatives: ``"replay"`` (VICE: the whole replay buffer, so the policy's latest
+        policy_negatives: ``"replay"`` (VICE: every frame so far, so the policy's latest
             frames count as failures) or ``"exploration"`` (only the frames of the random-action
             phase before ``start``; then the classifier changes only when oracle answers arrive).
         oracle_negative_share: the share of negatives the oracle's failures make up at most;
@@ -214,6 +180,7 @@ class ClassifierCallback(BaseCallback):
         self,
         classifier: SuccessClassifier,
         reward_fn: RewardFn,
+        frames: FrameStore,
         data: ClassifierData,
         start: int,
         every: int | None,
@@ -227,6 +194,7 @@ class ClassifierCallback(BaseCallback):
         super().__init__()
         self.classifier = classifier
         self.reward_fn = reward_fn
+        self.frames = frames
         self.data = data
         self.start = start
         self.every = every
@@ -262,11 +230,10 @@ class ClassifierCallback(BaseCallback):
 
     def update(self) -> float:
         """One classifier update and a relabelling of the buffer; returns the loss."""
-        buffer = dict_replay_buffer(self.model)
-        size = (
-            buffer.size() if self.policy_negatives == "replay" else min(buffer.size(), self.start)
-        )
-        negatives = buffer_frames(buffer, self.rng.integers(size, size=min(self.n_negatives, size)))
+        size = self.frames.size
+        if self.policy_negatives == "exploration":
+            size = min(size, self.start)
+        negatives = self.frames.get(self.rng.integers(size, size=min(self.n_negatives, size)))
         if self.data.negatives:
             answered = np.stack(list(self.data.negatives.values()))
             negatives = mix_negatives(negatives, answered, self.oracle_negative_share)
@@ -275,7 +242,7 @@ class ClassifierCallback(BaseCallback):
             self.classifier.reinitialize()
             steps = self.first_steps
         loss = self.classifier.train_steps(self.data.all_positives(), negatives, steps)
-        relabel(buffer, self.reward_fn)
+        relabel(frame_buffer(self.model), self.frames, self.reward_fn)
         return loss
 
     def _on_step(self) -> bool:

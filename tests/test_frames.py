@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+
+from reward_learning import agent
+from reward_learning.frames import FrameRecorder, FrameStore, relabel
+from reward_learning.tasks import make_env
+from tests.conftest import TINY
+
+
+def frame(value, size=8):
+    return np.full((size, size, 3), value, np.uint8)
+
+
+def test_store_keys_follow_arrival_and_survive_growth_and_a_round_trip(tmp_path):
+    store = FrameStore((8, 8, 3), capacity=2)
+    keys = [store.add(frame(v)) for v in range(5)]
+    assert keys == [0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(store.get(np.array([4, 0]))[:, 0, 0, 0], [4, 0])
+    store.save(tmp_path / "frames.npy")
+    loaded = FrameStore.load(tmp_path / "frames.npy")
+    assert loaded.size == 5 and loaded.add(frame(9)) == 5
+    np.testing.assert_array_equal(loaded.get(slice(0, 6))[:, 0, 0, 0], [0, 1, 2, 3, 4, 9])
+    with pytest.raises(AssertionError, match="unknown frame key"):
+        loaded.get(np.array([6]))
+
+
+def test_recorder_files_the_image_reached_and_names_it():
+    store = FrameStore((48, 48, 3))
+    env = FrameRecorder(make_env("push", image_size=48), store)
+    env.reset(seed=0)
+    for expected_key in range(3):
+        obs, _, _, _, info = env.step(env.action_space.sample())
+        assert info["frame_key"] == expected_key
+        np.testing.assert_array_equal(store.get(np.array([expected_key]))[0], obs["image"])
+
+
+class BrightnessReward:
+    """Reward = mean pixel value, except for frames brighter than ``changed_above``."""
+
+    def __init__(self, changed_above=256):
+        self.changed_above = changed_above
+
+    def __call__(self, images):
+        mean = images.reshape(len(images), -1).mean(1).astype(np.float32)
+        return np.where(mean > self.changed_above, -mean, mean).astype(np.float32)
+
+
+def tiny_run(tmp_path, **overrides):
+    config = agent.TrainConfig(out=str(tmp_path / "run"), **{**TINY, **overrides})
+    return agent.TrainingRun(config)
+
+
+def test_relabelling_changes_exactly_the_rewards_whose_frames_score_differently(tmp_path):
+    run = tiny_run(tmp_path, reward="vice")
+    run.model.learn(200)
+    buffer = run.model.replay_buffer
+    relabel(buffer, run.frames, BrightnessReward())
+    before = buffer.rewards[: buffer.size(), 0].copy()
+    threshold = float(np.median(before))
+    relabel(buffer, run.frames, BrightnessReward(changed_above=threshold))
+    after = buffer.rewards[: buffer.size(), 0]
+    changed = before > threshold
+    assert 0 < changed.sum() < len(changed)
+    np.testing.assert_array_equal(after[~changed], before[~changed])
+    np.testing.assert_array_equal(after[changed], -before[changed])
+
+
+def test_relabelling_reads_each_slots_own_frame_after_the_buffer_wraps(tmp_path):
+    run = tiny_run(tmp_path, reward="vice")
+    run.model.replay_buffer = type(run.model.replay_buffer)(
+        50, run.model.observation_space, run.model.action_space, device="cpu"
+    )
+    run.model.learn(120)
+    buffer = run.model.replay_buffer
+    assert buffer.full and run.frames.size == 120
+    keys = buffer.stored_frame_keys()
+    assert sorted(keys.tolist()) == list(range(70, 120))  # the newest 50 transitions
+    relabel(buffer, run.frames, BrightnessReward())
+    np.testing.assert_allclose(
+        buffer.rewards[:50, 0], BrightnessReward()(run.frames.get(keys)), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("algo", ["sac", "tqc"])
+def test_resumed_runs_continue_frame_keys_without_reuse(tmp_path, algo):
+    first = tiny_run(tmp_path, reward="vice-raq", steps=200, algo=algo)
+    first.train()
+    asked = {a.key for a in first.store.answers(include_skipped=True)}
+    assert first.frames.size == 200 and asked
+    config = agent.load_run_config(tmp_path / "run")
+    config.steps = 400
+    second = agent.TrainingRun(config, resume=True)
+    assert second.frames.size == 200
+    second.train()
+    assert second.frames.size == 400
+    keys = second.model.replay_buffer.stored_frame_keys()
+    assert sorted(keys.tolist()) == list(range(400))
+    answers = second.store.answers(include_skipped=True)
+    later = [a.key for a in answers if a.key not in asked]
+    assert later and min(later) >= 200  # the new session asks only about its own frames
+    assert len({a.key for a in answers}) == len(answers)  # no frame asked twice
