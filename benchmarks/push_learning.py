@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.aggregate import iqm_interval
 from benchmarks.learning_diagnostics import PushRewardDiagnostics
 from benchmarks.report import machine, update_section
 from reward_learning.agent import (
@@ -34,6 +35,9 @@ from reward_learning.agent import (
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
+
+CHECKPOINTS = {"push": (5_000, 10_000, 20_000), "drape": (10_000, 25_000, 50_000)}
+"""Env steps at which the table reports the mean success (the targets' step counts)."""
 
 SUCCESS = {
     "push": "puck within 5 cm of the target",
@@ -141,6 +145,11 @@ def record(task: str, table: Path, summaries: list[dict[str, Any]], minutes: flo
     )
 
 
+def success_at(curve: list[dict[str, Any]], step: float) -> float:
+    """Success rate of one seed's curve at ``step``; NaN where it was not evaluated."""
+    return next((float(r["success_rate"]) for r in curve if float(r["step"]) == step), np.nan)
+
+
 def report(task: str, rows: list[dict[str, Any]], command: str) -> None:
     """Table (README) and figure from every run recorded so far."""
     import matplotlib
@@ -151,52 +160,52 @@ def report(task: str, rows: list[dict[str, Any]], command: str) -> None:
     # The defaults (plain mode names) first, then variants by how many settings they change,
     # each group in the order run.
     variants = sorted(dict.fromkeys(r["variant"] for r in rows), key=lambda v: v.count("="))
-    last_step = max(float(r["step"]) for r in rows)
+    marks = CHECKPOINTS[task]
     lines = [
         f"Last measured {time.strftime('%Y-%m-%d')} on {machine()}: {command}.",
-        f"Success = {SUCCESS[task]} at the end of an episode, 20 evaluation episodes "
-        "(ground truth, which the learner never sees). 20 goal images rendered from random success states. "
-        "Wall time is per run; runs launched with --parallel 2 shared the two cores (one thread each).",
+        f"Success = {SUCCESS[task]} at the end of an episode, over 50 evaluation episodes "
+        "(ground truth, which the learner never sees). Each row: every seed's success at the "
+        "run's last step, their mean, and the interquartile mean with a 95% bootstrap interval "
+        "(rliable's method: benchmarks/aggregate.py). Wall time is per run, runs side by side "
+        "with one torch thread each.",
         "",
-        f"| reward | seeds | success at 10k | success at {last_step / 1000:g}k (each seed) | best eval "
-        "| labels | wall min | reward machinery |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | seeds | "
+        + " | ".join(f"mean at {m / 1000:g}k" for m in marks)
+        + " | last step: each seed | mean | IQM [95% CI] | labels | wall min | reward machinery |",
+        "|---|---|" + "---|" * len(marks) + "---|---|---|---|---|---|",
     ]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for variant in variants:
         mine = [r for r in rows if r["variant"] == variant]
         seeds = sorted({int(r["seed"]) for r in mine})
-        by_seed = {
-            s: sorted((r for r in mine if int(r["seed"]) == s), key=lambda r: float(r["step"]))
+        curves = [
+            sorted((r for r in mine if int(r["seed"]) == s), key=lambda r: float(r["step"]))
             for s in seeds
-        }
-
-        def at(step: float, runs: dict = by_seed) -> list[float]:
-            return [
-                float(next((r["success_rate"] for r in c if float(r["step"]) == step), "nan"))
-                for c in runs.values()
-            ]
-
-        last = [c[-1] for c in by_seed.values()]
-        finals = at(float(last[0]["step"]))
-        best = np.mean([max(float(r["success_rate"]) for r in c) for c in by_seed.values()])
-        wall = np.mean([float(c["wall_s"]) for c in last]) / 60
-        share = np.mean([float(c["reward_s"]) / float(c["wall_s"]) for c in last])
-        labels = np.mean([float(c["labels"]) for c in last])
+        ]
+        last = [c[-1] for c in curves]
+        finals = np.array([float(r["success_rate"]) for r in last])
+        middle, low, high = iqm_interval(finals)
+        at_marks = []
+        for mark in marks:
+            values = [success_at(c, mark) for c in curves]
+            at_marks.append("-" if np.isnan(values).all() else f"{np.nanmean(values):.0%}")
+        steps = sorted({float(r["step"]) for r in last})
         lines.append(
-            f"| {variant} | {len(seeds)} | {np.nanmean(at(10000)):.0%} | {np.mean(finals):.0%} "
-            f"({', '.join(f'{x:.0%}' for x in finals)}) | {best:.0%} | {labels:.0f} | {wall:.1f} | {share:.0%} |"
+            f"| {variant} | {len(seeds)} | {' | '.join(at_marks)} | "
+            f"{', '.join(f'{x:.0%}' for x in finals)} (at {'/'.join(f'{s / 1000:g}k' for s in steps)}) | "
+            f"{finals.mean():.0%} | {middle:.0%} [{low:.0%}, {high:.0%}] | "
+            f"{np.mean([float(r['labels']) for r in last]):.0f} | "
+            f"{np.mean([float(r['wall_s']) for r in last]) / 60:.1f} | "
+            f"{np.mean([float(r['reward_s']) / float(r['wall_s']) for r in last]):.0%} |"
         )
-        steps = [float(r["step"]) for r in by_seed[seeds[0]]]
-        curves = np.array(
-            [[float(r["success_rate"]) for r in c][: len(steps)] for c in by_seed.values()]
-        )
-        ax.plot(steps, curves.mean(0), "o-", label=f"{variant} ({len(seeds)} seeds)")
+        grid = sorted({float(r["step"]) for r in mine})
+        mean_curve = [np.nanmean([success_at(c, step) for c in curves]) for step in grid]
+        ax.plot(grid, mean_curve, "o-", label=f"{variant} ({len(seeds)} seeds)")
     ax.set_xlabel("env steps")
-    ax.set_ylabel("ground-truth success rate")
+    ax.set_ylabel("ground-truth success rate (mean over seeds)")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(RESULTS / f"{task}_learning.png", dpi=110)
     lines += ["", f"![success vs steps](results/{task}_learning.png)"]

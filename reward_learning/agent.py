@@ -31,6 +31,7 @@ from reward_learning.config import save_config
 from reward_learning.errors import UserInputError
 from reward_learning.frames import (
     FrameDictReplayBuffer,
+    FrameNStepReplayBuffer,
     FrameRecorder,
     FrameReplayBuffer,
     FrameStore,
@@ -137,6 +138,8 @@ class TrainConfig:
     a fixed number (SB3's convention)."""
     gamma: float = 0.99
     """Discount factor."""
+    n_steps: int = 1
+    """n-step returns for the critics (1: SAC's one-step targets); state policies only."""
     learning_rate: float = 1e-3
     """Adam learning rate of SAC's actor, critics and entropy coefficient (drape: 3e-4). On Push
     SB3's 3e-4 learned in 20k steps on fewer seeds, even from a hand-made dense reward
@@ -224,6 +227,11 @@ class TrainingRun:
                 raise UserInputError(
                     f"{name.replace('_', ' ')} {value!r}: expected one of {', '.join(allowed)}"
                 )
+        if config.n_steps > 1 and config.policy_input != "state":
+            raise UserInputError(
+                f"n steps {config.n_steps}: n-step returns need --policy-input state "
+                "(SB3 has no n-step buffer for dict observations)"
+            )
         self.config = config
         torch.set_num_threads(config.threads)
         self.out = Path(config.out)
@@ -296,7 +304,16 @@ class TrainingRun:
             self.env,
             # Image policies keep 2 images per transition: about 14 KB each at 48 px.
             buffer_size=1_000_000 if state else 100_000,
-            replay_buffer_class=FrameReplayBuffer if state else FrameDictReplayBuffer,
+            replay_buffer_class=(
+                FrameDictReplayBuffer
+                if not state
+                else FrameNStepReplayBuffer
+                if c.n_steps > 1
+                else FrameReplayBuffer
+            ),
+            replay_buffer_kwargs={"n_steps": c.n_steps, "gamma": c.gamma}
+            if c.n_steps > 1
+            else None,
             learning_starts=c.learning_starts,
             gradient_steps=c.gradient_steps,
             gamma=c.gamma,

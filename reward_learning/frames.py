@@ -22,7 +22,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
+from stable_baselines3.common.buffers import DictReplayBuffer, NStepReplayBuffer, ReplayBuffer
 
 FRAME_KEY = "frame_key"  # the info entry naming a step's frame
 
@@ -98,15 +98,31 @@ class FrameRecorder(gym.Wrapper[Any, Any, Any, Any]):
 
 
 class _FrameKeys:
-    """Mixin for SB3 replay buffers: ``frame_keys`` int64 ``(buffer_size, n_envs)`` per slot."""
+    """Mixin for SB3 replay buffers: the frame key of every slot.
 
-    frame_keys: np.ndarray
+    ``frame_keys`` is int64 ``(buffer_size, n_envs)``, filled from ``info["frame_key"]`` when
+    SB3 adds a transition.
+    """
 
-    def _init_frame_keys(self, buffer_size: int, n_envs: int) -> None:
-        self.frame_keys = np.full((buffer_size, n_envs), -1, dtype=np.int64)
+    buffer_size: int
+    n_envs: int
+    pos: int
 
-    def _record_keys(self, pos: int, infos: list[dict[str, Any]]) -> None:
-        self.frame_keys[pos] = [info[FRAME_KEY] for info in infos]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.frame_keys = np.full((self.buffer_size, self.n_envs), -1, dtype=np.int64)
+
+    def add(  # noqa: D102 (SB3's signature)
+        self,
+        obs: Any,
+        next_obs: Any,
+        action: np.ndarray,
+        reward: np.ndarray,
+        done: np.ndarray,
+        infos: list[dict[str, Any]],
+    ) -> None:
+        self.frame_keys[self.pos] = [info[FRAME_KEY] for info in infos]
+        super().add(obs, next_obs, action, reward, done, infos)  # type: ignore[misc]
 
     def stored_frame_keys(self) -> np.ndarray:
         """Frame keys of the filled slots of the first env, int64 ``(size,)``."""
@@ -117,53 +133,28 @@ class _FrameKeys:
 class FrameReplayBuffer(_FrameKeys, ReplayBuffer):
     """SB3's replay buffer for flat observations, plus each transition's frame key."""
 
-    def __init__(self, buffer_size: int, *args: Any, **kwargs: Any) -> None:
-        super().__init__(buffer_size, *args, **kwargs)
-        self._init_frame_keys(self.buffer_size, self.n_envs)
 
-    def add(  # noqa: D102 (SB3's signature)
-        self,
-        obs: np.ndarray,
-        next_obs: np.ndarray,
-        action: np.ndarray,
-        reward: np.ndarray,
-        done: np.ndarray,
-        infos: list[dict[str, Any]],
-    ) -> None:
-        self._record_keys(self.pos, infos)
-        super().add(obs, next_obs, action, reward, done, infos)
+class FrameNStepReplayBuffer(_FrameKeys, NStepReplayBuffer):
+    """SB3's n-step replay buffer, plus each transition's frame key.
+
+    It sums the n rewards when it samples, so relabelled rewards count at once.
+    """
 
 
 class FrameDictReplayBuffer(_FrameKeys, DictReplayBuffer):
     """SB3's dict replay buffer (image policies), plus each transition's frame key."""
 
-    def __init__(self, buffer_size: int, *args: Any, **kwargs: Any) -> None:
-        super().__init__(buffer_size, *args, **kwargs)
-        self._init_frame_keys(self.buffer_size, self.n_envs)
 
-    def add(  # type: ignore[override]  # noqa: D102 (SB3's signature)
-        self,
-        obs: dict[str, np.ndarray],
-        next_obs: dict[str, np.ndarray],
-        action: np.ndarray,
-        reward: np.ndarray,
-        done: np.ndarray,
-        infos: list[dict[str, Any]],
-    ) -> None:
-        self._record_keys(self.pos, infos)
-        super().add(obs, next_obs, action, reward, done, infos)
-
-
-FrameKeyedBuffer = FrameReplayBuffer | FrameDictReplayBuffer
+FrameKeyedBuffer = FrameReplayBuffer | FrameNStepReplayBuffer | FrameDictReplayBuffer
 
 
 def frame_buffer(model: Any) -> FrameKeyedBuffer:
     """The frame-keyed replay buffer of an off-policy SB3 model."""
     buffer = getattr(model, "replay_buffer", None)
-    assert isinstance(buffer, FrameReplayBuffer | FrameDictReplayBuffer), (
+    assert isinstance(buffer, _FrameKeys), (
         "the learned reward needs an off-policy model built with a frame-keyed replay buffer"
     )
-    return buffer
+    return buffer  # type: ignore[return-value]
 
 
 def relabel(

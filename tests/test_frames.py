@@ -99,3 +99,21 @@ def test_resumed_runs_continue_frame_keys_without_reuse(tmp_path, algo):
     later = [a.key for a in answers if a.key not in asked]
     assert later and min(later) >= 200  # the new session asks only about its own frames
     assert len({a.key for a in answers}) == len(answers)  # no frame asked twice
+
+
+def test_n_step_returns_sum_the_relabelled_rewards(tmp_path):
+    run = tiny_run(tmp_path, reward="vice", n_steps=3, gamma=0.5)
+    run.model.learn(150)
+    buffer = run.model.replay_buffer
+    relabel(buffer, run.frames, lambda images: np.ones(len(images), np.float32))
+    batch = buffer.sample(64)
+    # Three rewards of 1 (or fewer at an episode's end): 1 + 0.5 + 0.25.
+    assert batch.rewards.max().item() == pytest.approx(1.75)
+    assert batch.rewards.min().item() >= 1.0
+
+
+def test_n_step_returns_need_a_state_policy(tmp_path):
+    from reward_learning.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="n-step returns need --policy-input state"):
+        tiny_run(tmp_path, reward="vice", n_steps=3, policy_input="image")
