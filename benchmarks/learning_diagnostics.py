@@ -12,15 +12,22 @@ last ``window`` transitions (the policy's own frames) and logs, through SB3's lo
 The distance is computed from the state observation (pusher xy, puck xy), which the policy
 reads anyway; nothing here feeds back into learning. SB3 itself logs ``train/ent_coef``,
 ``train/actor_loss`` and ``train/critic_loss``; the query callback logs ``queries/precision``.
+
+``python -m benchmarks.learning_diagnostics RUN_DIR ...`` prints them as a table.
 """
 
 from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 from stable_baselines3.common.callbacks import BaseCallback
 
 from envs.push import SUCCESS_RADIUS, TARGET
+from reward_learning.agent import read_metrics
 from reward_learning.frames import frame_buffer
 
 
@@ -55,3 +62,60 @@ class PushRewardDiagnostics(BaseCallback):
         if inside.any():
             self.logger.record("diag/reward_in_success", float(rewards[inside].mean()))
         self.logger.record("diag/reward_outside", float(rewards[~inside].mean()))
+
+
+SUMMARY_STEPS = (2_000, 5_000, 8_000, 10_000)
+
+
+def summarize(run_dir: Path) -> dict[str, str]:
+    """One run's diagnostics at :data:`SUMMARY_STEPS` from its ``logs/progress.csv``."""
+    with open(run_dir / "logs" / "progress.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    latest: dict[str, float] = {}
+    at: dict[int, dict[str, float]] = {}
+    first_positive = None
+    for row in rows:
+        latest.update({k: float(v) for k, v in row.items() if v not in ("", None)})
+        step = int(latest["time/total_timesteps"])
+        if first_positive is None and latest.get("queries/precision", 0) > 0:
+            first_positive = step
+        for mark in SUMMARY_STEPS:
+            if step <= mark:
+                at[mark] = dict(latest)
+    metrics = read_metrics(run_dir / "metrics.csv")
+
+    def series(key: str, fmt: str) -> str:
+        return " / ".join(
+            format(at[m].get(key, np.nan), fmt) if m in at else "-" for m in SUMMARY_STEPS
+        )
+
+    return {
+        "run": run_dir.name,
+        "success at 5k / 10k": " / ".join(
+            f"{r['success_rate']:.0%}" for r in metrics if r["step"] in (5000, 10000)
+        ),
+        "first positive answer": f"{first_positive:,}" if first_positive else "none",
+        "reward-distance corr": series("diag/reward_distance_corr", ".2f"),
+        "puck in disc (share of frames)": series("diag/success_share", ".2f"),
+        "entropy coefficient": series("train/ent_coef", ".3f"),
+        "critic loss": series("train/critic_loss", ".2f"),
+        "query precision": series("queries/precision", ".2f"),
+    }
+
+
+def main() -> None:
+    """Print a Markdown table of the diagnostics of the run directories named."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("runs", nargs="+", type=Path, help="run directories of Push runs")
+    args = parser.parse_args()
+    rows = [summarize(run) for run in args.runs]
+    marks = " / ".join(f"{m / 1000:g}k" for m in SUMMARY_STEPS)
+    print(f"Values at {marks} env steps (the last logged before each).\n")
+    print("| " + " | ".join(rows[0]) + " |")
+    print("|" + "---|" * len(rows[0]))
+    for row in rows:
+        print("| " + " | ".join(row.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()

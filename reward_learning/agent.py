@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecTransposeImage
 
+from reward_learning import checkpoint
 from reward_learning.classifier import SuccessClassifier
 from reward_learning.config import save_config
 from reward_learning.errors import UserInputError
@@ -167,7 +169,8 @@ class TrainConfig:
     video: bool = True
     """Record a video of the final policy (policy.mp4)."""
     out: str = "runs/push"
-    """Run directory."""
+    """Run directory (the command line's default: runs/TASK); a new run refuses one that holds
+    a run (--resume or --overwrite)."""
 
 
 ALGOS: dict[str, type[SAC] | type[TQC]] = {"sac": SAC, "tqc": TQC}
@@ -219,7 +222,11 @@ class TrainingRun:
     """Builds everything a run needs and trains it; a run directory holds all its state."""
 
     def __init__(
-        self, config: TrainConfig, oracle: Oracle | None = None, resume: bool = False
+        self,
+        config: TrainConfig,
+        oracle: Oracle | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
     ) -> None:
         for name, allowed in TRAIN_CHOICES.items():
             value = getattr(config, name)
@@ -235,7 +242,9 @@ class TrainingRun:
         self.config = config
         torch.set_num_threads(config.threads)
         self.out = Path(config.out)
-        self.out.mkdir(parents=True, exist_ok=True)
+        saved = checkpoint.latest(self.out) if resume else None
+        if not resume:
+            prepare_run_dir(self.out, overwrite)
         self._started = time.perf_counter()
         self._earlier_wall = 0.0
         self._earlier_reward = 0.0
@@ -245,34 +254,36 @@ class TrainingRun:
         self.goals = self._goal_images()
         self.data = ClassifierData(self.goals)
         self.store = LabelStore(self.out / "labels.sqlite", run=self.out.name, task=config.task)
-        frames_file = self.out / "frames.npy"
         size = config.image_size
         self.frames = (
-            FrameStore.load(frames_file) if resume and frames_file.exists()
-            else FrameStore((size, size, 3))
-        )  # fmt: skip
+            FrameStore.load(saved / "frames.npy") if saved else FrameStore((size, size, 3))
+        )
         recorded = FrameRecorder(
             make_env(config.task, obs_mode="dict", image_size=size), self.frames
         )
         self.tap = GroundTruthTap(recorded)
         self.reward_fn = self._reward_fn()
-        learner_env: gym.Env[Any, Any] = (
-            recorded  # sparse: the upper reference learns from ground truth itself
-            if self.reward_fn is None
-            else LearnedRewardWrapper(self.tap, self.reward_fn)
+        self.rewarded = (
+            None if self.reward_fn is None else LearnedRewardWrapper(self.tap, self.reward_fn)
         )
-        self.env = policy_view(learner_env, config.policy_input)
+        # sparse: the upper reference learns from ground truth itself
+        self.env = policy_view(self.rewarded or recorded, config.policy_input)
         self.oracle = oracle or self._oracle()
-        self.model = self._learner()
+        self.model = make_learner(config, self.env)
+        self.model.set_logger(configure(str(self.out / "logs"), ["csv", "tensorboard"]))
         self.classifier_callback: ClassifierCallback | None = None
         self.query_callback: QueryCallback | None = None
         if resume:
-            self._restore()
+            self._restore(saved)
 
     # -- construction -------------------------------------------------------------------
 
     def _goal_images(self) -> np.ndarray:
         c = self.config
+        saved = self.out / "goals.npz"
+        if saved.exists():  # a resumed run keeps the goals it started with
+            with np.load(saved, allow_pickle=False) as stored:
+                return np.asarray(stored["images"])
         if c.goal_dir is not None:
             goals = load_goal_images(c.goal_dir, c.image_size)
         else:
@@ -295,37 +306,6 @@ class TrainingRun:
         if c.reward == "pixel-l2":
             return PixelL2Reward(self.goals.astype(np.float32).mean(0) / 255)
         return ClassifierReward(self.classifier, scale=c.reward_scale, form=c.reward_form)
-
-    def _learner(self) -> SAC | TQC:
-        c = self.config
-        state = c.policy_input == "state"
-        model = ALGOS[c.algo](
-            "MlpPolicy" if state else "MultiInputPolicy",
-            self.env,
-            # Image policies keep 2 images per transition: about 14 KB each at 48 px.
-            buffer_size=1_000_000 if state else 100_000,
-            replay_buffer_class=(
-                FrameDictReplayBuffer
-                if not state
-                else FrameNStepReplayBuffer
-                if c.n_steps > 1
-                else FrameReplayBuffer
-            ),
-            replay_buffer_kwargs={"n_steps": c.n_steps, "gamma": c.gamma}
-            if c.n_steps > 1
-            else None,
-            learning_starts=c.learning_starts,
-            gradient_steps=c.gradient_steps,
-            gamma=c.gamma,
-            ent_coef=c.ent_coef,
-            learning_rate=c.learning_rate,
-            policy_kwargs={"net_arch": [256, 256]},
-            seed=c.seed,
-            device=c.device,
-            verbose=0,
-        )
-        model.set_logger(configure(str(self.out / "logs"), ["csv", "tensorboard"]))
-        return model
 
     def _callbacks(self) -> CallbackList:
         c = self.config
@@ -357,27 +337,37 @@ class TrainingRun:
             EvalCallback(
                 eval_env, n_eval_episodes=c.eval_episodes, eval_freq=c.eval_every,
                 log_path=str(self.out / "eval"), deterministic=True, verbose=0,
-                callback_after_eval=MetricsCallback(self.out / "metrics.csv", self),
+                callback_after_eval=CallbackList(
+                    [MetricsCallback(self.out / "metrics.csv", self), CheckpointCallback(self)]
+                ),
             )
         )  # fmt: skip
         return CallbackList(callbacks)
 
-    def _restore(self) -> None:
-        """Continue a run from its directory: SAC, replay buffer, classifier, every label."""
-        self.model = ALGOS[self.config.algo].load(
-            self.out / "sac.zip", env=self.env, device=self.config.device
-        )
-        self.model.set_logger(configure(str(self.out / "logs"), ["csv", "tensorboard"]))
-        replay = self.out / "replay.pkl"
-        if replay.exists():
-            self.model.load_replay_buffer(replay)
-        if (self.out / "classifier.pt").exists():
-            self.classifier.load(self.out / "classifier.pt")
+    def _restore(self, saved: Path | None) -> None:
+        """Continue from the latest checkpoint (or from step 0 before the first), every label kept."""
         for answer in self.store.answers():
             self.data.add(answer.id, answer.image, bool(answer.label))
-        previous = json.loads((self.out / "summary.json").read_text())
-        self._earlier_wall = float(previous["wall_s"])
-        self._earlier_reward = float(previous["wall_s"]) * float(previous["reward_share"])
+        if saved is None:
+            return
+        state = checkpoint.read_state(saved)
+        checkpoint.load_learner_state(self.model, saved / "learner.pt")
+        with np.load(saved / "replay.npz", allow_pickle=False) as arrays:
+            checkpoint.load_buffer_arrays(self.model.replay_buffer, arrays)
+        self.model.num_timesteps = int(state["step"])
+        if (saved / "classifier.pt").exists():
+            self.classifier.load(saved / "classifier.pt")
+        self._earlier_wall = float(state["wall_s"])
+        self._earlier_reward = float(state["reward_s"])
+        keep_metrics_until(self.out / "metrics.csv", self.model.num_timesteps)
+
+    def checkpoint(self) -> Path:
+        """Write everything a resume needs (the label store is durable already)."""
+        files: dict[str, Any] = {"frames.npy": self.frames}
+        if self.config.reward in ("vice-raq", "vice", "classifier"):
+            files["classifier.pt"] = self.classifier
+        state = {"wall_s": self.wall_seconds(), "reward_s": self.reward_seconds()}
+        return checkpoint.save(self.out, self.model.num_timesteps, self.model, files, state)
 
     # -- bookkeeping --------------------------------------------------------------------
 
@@ -393,8 +383,8 @@ class TrainingRun:
     def reward_seconds(self) -> float:
         """Time in the reward machinery: per-step rewards, classifier updates, relabelling, queries."""
         seconds = self._earlier_reward
-        if isinstance(self.env, LearnedRewardWrapper):
-            seconds += self.env.seconds
+        if self.rewarded is not None:
+            seconds += self.rewarded.seconds
         for callback in (self.classifier_callback, self.query_callback):
             if callback is not None:
                 seconds += callback.seconds
@@ -403,7 +393,9 @@ class TrainingRun:
     # -- running ------------------------------------------------------------------------
 
     def train(self, extra_callbacks: tuple[BaseCallback, ...] = ()) -> dict[str, Any]:
-        """Train to ``config.steps`` env steps, save everything, return the summary.
+        """Train to ``config.steps`` env steps, checkpointing; return the summary.
+
+        Ctrl-C writes a checkpoint before it propagates: ``--resume`` continues from there.
 
         Args:
             extra_callbacks: run after the method's own (a benchmark's diagnostics).
@@ -413,39 +405,99 @@ class TrainingRun:
         if remaining > 0:
             callbacks = self._callbacks()
             callbacks.callbacks.extend(extra_callbacks)
-            self.model.learn(
-                remaining, callback=callbacks, progress_bar=self.config.progress,
-                reset_num_timesteps=self.model.num_timesteps == 0,
-            )  # fmt: skip
-        self.save()
+            try:
+                self.model.learn(
+                    remaining, callback=callbacks, progress_bar=self.config.progress,
+                    reset_num_timesteps=self.model.num_timesteps == 0,
+                )  # fmt: skip
+            except KeyboardInterrupt:
+                self.checkpoint()
+                raise
+        self.checkpoint()
+        plot_metrics(self.out)
         if self.config.video:
             record_video(self.model, self.config, self.out / "policy.mp4")
         return self.summary()
 
     def summary(self) -> dict[str, Any]:
-        """Final numbers of the run, as written to ``summary.json``."""
+        """Final numbers of the run, as written to ``summary.json`` (``null`` where none)."""
         rows = read_metrics(self.out / "metrics.csv")
         summary = {
             "task": self.config.task,
             "reward": self.config.reward,
             "steps": self.model.num_timesteps,
-            "success_rate": rows[-1]["success_rate"] if rows else float("nan"),
+            "success_rate": rows[-1]["success_rate"] if rows else None,
             "labels": self.labels_used,
             "goal_images": len(self.goals),
             "wall_s": round(self.wall_seconds(), 1),
             "reward_share": round(self.reward_seconds() / max(self.wall_seconds(), 1e-9), 3),
         }
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        checkpoint.atomic_write(
+            self.out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode()
+        )
         return summary
 
-    def save(self) -> None:
-        """SAC model, replay buffer, classifier and plots; the label store is durable already."""
-        self.model.save(self.out / "sac.zip")
-        self.model.save_replay_buffer(self.out / "replay.pkl")
-        self.frames.save(self.out / "frames.npy")
-        if self.config.reward in ("vice-raq", "vice", "classifier"):
-            self.classifier.save(self.out / "classifier.pt")
-        plot_metrics(self.out)
+
+class CheckpointCallback(BaseCallback):
+    """After each evaluation: a checkpoint of the run (:mod:`reward_learning.checkpoint`)."""
+
+    def __init__(self, run: TrainingRun) -> None:
+        super().__init__()
+        self.run = run
+
+    def _on_step(self) -> bool:
+        self.run.checkpoint()
+        return True
+
+
+def prepare_run_dir(out: Path, overwrite: bool) -> None:
+    """Create a new run's directory; one that holds anything is refused unless ``overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"--out {out} is a file: name a directory for the run")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise UserInputError(
+                f"{out} already holds a run: continue it with `reward-learning train --resume "
+                f"{out}`, start it over with --overwrite, or name another --out"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def make_learner(config: TrainConfig, env: gym.Env[Any, Any]) -> SAC | TQC:
+    """The policy's learner for ``env``, built from the config alone (checkpoints hold tensors)."""
+    c = config
+    state = c.policy_input == "state"
+    return ALGOS[c.algo](
+        "MlpPolicy" if state else "MultiInputPolicy",
+        env,
+        # Image policies keep 2 images per transition: about 14 KB each at 48 px.
+        buffer_size=1_000_000 if state else 100_000,
+        replay_buffer_class=(
+            FrameDictReplayBuffer if not state
+            else FrameNStepReplayBuffer if c.n_steps > 1
+            else FrameReplayBuffer
+        ),
+        replay_buffer_kwargs={"n_steps": c.n_steps, "gamma": c.gamma} if c.n_steps > 1 else None,
+        learning_starts=c.learning_starts,
+        gradient_steps=c.gradient_steps,
+        gamma=c.gamma,
+        ent_coef=c.ent_coef,
+        learning_rate=c.learning_rate,
+        policy_kwargs={"net_arch": [256, 256]},
+        seed=c.seed,
+        device=c.device,
+        verbose=0,
+    )  # fmt: skip
+
+
+def keep_metrics_until(path: Path, step: int) -> None:
+    """Drop the ``metrics.csv`` rows after ``step`` (written after the checkpoint resumed from)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if float(line.split(",", 1)[0]) <= step]
+    checkpoint.atomic_write(path, "".join(kept).encode())
 
 
 def read_metrics(path: Path) -> list[dict[str, float]]:
@@ -534,23 +586,35 @@ def record_video(
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
-    """The ``config.json`` of a run directory."""
+    """The ``config.json`` of a run directory, its ``out`` set to where the directory is now."""
     path = Path(run_dir) / "config.json"
     if not path.exists():
         raise UserInputError(f"{run_dir} is not a run directory (no config.json)")
-    return TrainConfig(**json.loads(path.read_text()))
+    try:
+        values = json.loads(path.read_text())
+        config = TrainConfig(**values)
+    except (json.JSONDecodeError, TypeError) as error:
+        raise UserInputError(
+            f"{path} is not a run's config ({error}): the run is damaged"
+        ) from error
+    config.out = str(run_dir)
+    return config
 
 
 def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dict[str, Any]:
     """Success rate of a saved run's policy over fresh episodes (and a video)."""
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
-    if not (run_dir / "sac.zip").exists():
-        raise UserInputError(f"{run_dir} has no trained policy (sac.zip)")
-    model = ALGOS[config.algo].load(run_dir / "sac.zip", device=config.device)
-    result: dict[str, Any] = {"run": str(run_dir), "episodes": episodes}
+    saved = checkpoint.latest(run_dir)
+    if saved is None:
+        raise UserInputError(
+            f"{run_dir} has no checkpoint yet (the first comes with the first evaluation)"
+        )
     env = make_policy_env(config.task, config.policy_input, config.image_size)
     try:
+        model = make_learner(config, env)
+        checkpoint.load_learner_state(model, saved / "learner.pt")
+        result: dict[str, Any] = {"run": str(run_dir), "episodes": episodes}
         result["success_rate"] = rollout_success(model, env, episodes)
     finally:
         env.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable, Sequence
 
@@ -53,18 +54,35 @@ def _train(args: argparse.Namespace) -> None:
             )
         fields = vars(agent.TrainConfig())
         values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-        run = agent.TrainingRun(agent.task_config(**values))
-    summary = run.train()
+        values.setdefault("out", f"runs/{args.task}")
+        run = agent.TrainingRun(agent.task_config(**values), overwrite=args.overwrite)
+    try:
+        summary = run.train()
+    except KeyboardInterrupt:
+        print(
+            f"interrupted at {run.model.num_timesteps} env steps; checkpoint and labels saved: "
+            f"continue with `reward-learning train --resume {run.out}`",
+            file=sys.stderr,
+        )
+        raise
     out = run.out
+    rate = "not evaluated" if summary["success_rate"] is None else f"{summary['success_rate']:.0%}"
     print(
-        f"{summary['task']} ({summary['reward']}): success rate {summary['success_rate']:.0%} after "
+        f"{summary['task']} ({summary['reward']}): success rate {rate} after "
         f"{summary['steps']} env steps, {summary['labels']} oracle labels, "
         f"{summary['goal_images']} goal images, {summary['wall_s'] / 60:.1f} min "
         f"({summary['reward_share']:.0%} in the reward machinery)"
     )
-    print(f"plots: {out}/success.png   metrics: {out}/metrics.csv   TensorBoard: {out}/logs")
-    if run.config.video:
-        print(f"video: {out}/policy.mp4   labels: {out}/labels.sqlite")
+    written = [
+        f"{name}: {out}/{file}"
+        for name, file in (
+            ("plots", "success.png"),
+            ("metrics", "metrics.csv"),
+            ("video", "policy.mp4"),
+        )
+        if (out / file).exists()
+    ]
+    print("   ".join([*written, f"TensorBoard: {out}/logs", f"labels: {out}/labels.sqlite"]))
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -97,7 +115,7 @@ def _labels(args: argparse.Namespace) -> None:
 
     store = _store(args.run_dir)
     if args.action == "list":
-        answers = store.answers(include_skipped=True, all_runs=True)
+        answers = store.answers(include_skipped=True)
         for a in answers:
             label = "skip" if a.label is None else a.label
             print(f"{a.id:6d}  {a.run:>12}  {a.task:>6}  {a.source:>9}  label={label}  key={a.key}")
@@ -181,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="SAC on a learned reward (VICE-RAQ by default)")
     train.add_argument("task", nargs="?", choices=TASKS, help="the task (omit with --resume)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its directory")
+    train.add_argument(
+        "--overwrite", action="store_true", help="start over in an --out that holds a run"
+    )
     add_arguments(
         train,
         TrainConfig,
@@ -225,6 +246,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"reward-learning {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(
+            f"reward-learning {args.command}: error: no space left on the device writing "
+            f"{e.filename or 'a file'}: free some space and run the command again "
+            "(a training run resumes with --resume RUN_DIR)",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 

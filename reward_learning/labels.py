@@ -157,19 +157,19 @@ class LabelStore:
         """Undo a :meth:`retract`."""
         self.db.execute("UPDATE labels SET retracted = 0 WHERE id = ?", (row_id,))
 
-    def answers(self, include_skipped: bool = False, all_runs: bool = False) -> list[StoredLabel]:
-        """The answers not taken back, oldest first."""
+    def answers(self, include_skipped: bool = False) -> list[StoredLabel]:
+        """The answers not taken back, oldest first.
+
+        Every row of the store counts, whatever its ``run``: a run directory's store is that
+        run's under any name it is moved to, and imported rows count.
+        """
         sql = (
             "SELECT id, run, task, key, image_png, label, source, probability, score, created"
             " FROM labels WHERE retracted = 0"
         )
-        params: tuple[str, ...] = ()
-        if not all_runs:
-            sql += " AND run = ?"
-            params = (self.run,)
         if not include_skipped:
             sql += " AND label IS NOT NULL"
-        rows = self.db.execute(sql + " ORDER BY id", params).fetchall()
+        rows = self.db.execute(sql + " ORDER BY id").fetchall()
         return [StoredLabel(r[0], r[1], r[2], r[3], _unpng(r[4]), *r[5:]) for r in rows]
 
     def pending(self) -> list[StoredLabel]:
@@ -181,8 +181,8 @@ class LabelStore:
         ]
 
     def asked_hashes(self) -> set[str]:
-        """Hashes of every image this run has asked about (skips and undos included)."""
-        rows = self.db.execute("SELECT image_hash FROM labels WHERE run = ?", (self.run,))
+        """Hashes of every image in the store (asked, skipped, undone or imported)."""
+        rows = self.db.execute("SELECT image_hash FROM labels")
         return {r[0] for r in rows}
 
     def __len__(self) -> int:
@@ -226,7 +226,7 @@ def export_labels(store: LabelStore, folder: str | Path) -> int:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    answers = store.answers(include_skipped=True, all_runs=True)
+    answers = store.answers(include_skipped=True)
     with open(folder / "labels.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(EXPORT_FIELDS)

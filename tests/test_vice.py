@@ -279,13 +279,15 @@ def test_end_to_end_run_writes_every_output(tmp_path, task, reward, overrides):
         "config.json",
         "metrics.csv",
         "success.png",
-        "sac.zip",
+        "checkpoint-300/learner.pt",
+        "checkpoint-300/replay.npz",
+        "checkpoint-300/frames.npy",
         "summary.json",
         "labels.sqlite",
         "goals.npz",
     ]
     if reward in ("vice-raq", "vice", "classifier"):
-        expected.append("classifier.pt")
+        expected.append("checkpoint-300/classifier.pt")
     if video:
         expected.append("policy.mp4")
     for name in expected:

@@ -1,0 +1,221 @@
+"""Runs survive a kill at any moment, stay in their own directory and load nothing unsafe."""
+
+import errno
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reward_learning import agent, checkpoint
+from reward_learning.cli import main
+from reward_learning.errors import UserInputError
+from tests.conftest import TINY
+
+REPO = Path(__file__).resolve().parent.parent
+SMALL = {**TINY, "steps": 600}
+
+KILLED_RUN = """
+import os, signal, sys
+os.environ.setdefault("MUJOCO_GL", "egl")
+import torch
+torch.set_num_threads(1)
+from reward_learning import agent, checkpoint, vice
+from tests.conftest import TINY
+
+moment, out = sys.argv[1], sys.argv[2]
+calls = {"n": 0}
+
+def kill_on(n):
+    calls["n"] += 1
+    if calls["n"] == n:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+if moment == "sac-update":
+    import stable_baselines3
+    original_train = stable_baselines3.SAC.train
+    def train(self, *args, **kwargs):
+        if self.num_timesteps >= 400:
+            kill_on(1)
+        return original_train(self, *args, **kwargs)
+    stable_baselines3.SAC.train = train
+elif moment == "classifier-update":
+    original_update = vice.ClassifierCallback.update
+    def update(self):
+        if self.num_timesteps >= 400:
+            kill_on(1)
+        return original_update(self)
+    vice.ClassifierCallback.update = update
+elif moment == "checkpoint-write":
+    original_savez = checkpoint.np.savez
+    def savez(path, *args, **kwargs):
+        original_savez(path, *args, **kwargs)
+        if str(path).endswith("replay.npz"):
+            kill_on(3)  # inside the third checkpoint (step 450), after its replay buffer
+    checkpoint.np.savez = savez
+config = agent.TrainConfig(out=out, **{**TINY, "steps": 600})
+agent.TrainingRun(config).train()
+"""
+
+
+def run_killed(moment, out):
+    result = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, moment, str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["sac-update", "classifier-update", "checkpoint-write"])
+def test_a_run_killed_at_any_moment_resumes_without_losing_a_label(tmp_path, moment):
+    out = tmp_path / "run"
+    run_killed(moment, out)
+    saved = checkpoint.latest(out)
+    assert saved is not None and not saved.name.endswith(".partial")
+    steps_saved = checkpoint.read_state(saved)["step"]
+    assert steps_saved in (300, 450)  # the last whole checkpoint: one evaluation interval lost
+    labels_before = [(a.id, a.label) for a in agent.TrainingRun(
+        agent.load_run_config(out), resume=True
+    ).store.answers(include_skipped=True)]  # fmt: skip
+    assert labels_before
+    resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
+    assert resumed.model.num_timesteps == steps_saved
+    assert resumed.labels_used == len([label for _, label in labels_before if label is not None])
+    summary = resumed.train()
+    assert summary["steps"] == 600
+    answers = resumed.store.answers(include_skipped=True)
+    assert [(a.id, a.label) for a in answers][: len(labels_before)] == labels_before
+    hashes = resumed.store.db.execute("SELECT image_hash FROM labels").fetchall()
+    assert len(hashes) == len(set(hashes))  # no frame asked twice
+    steps = [r["step"] for r in agent.read_metrics(out / "metrics.csv")]
+    assert steps == [150, 300, 450, 600]  # continuous, no row twice
+    assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-600"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "run"
+    flags = ["--steps", "5000", "--learning-starts", "100", "--eval-every", "150",
+             "--eval-episodes", "2", "--queries-every", "100", "--classifier-every", "100",
+             "--goals", "4", "--no-progress", "--no-video", "--device", "cpu"]  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reward_learning.cli", "train", "push", "--out", str(out), *flags],
+        cwd=REPO, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "MUJOCO_GL": "egl"},
+    )  # fmt: skip
+    deadline = time.time() + 300
+    while not (out / checkpoint.LATEST).exists():
+        assert time.time() < deadline and process.poll() is None
+        time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert f"continue with `reward-learning train --resume {out}`" in stderr
+    assert "Traceback" not in stderr
+    step = checkpoint.read_state(checkpoint.latest(out))["step"]
+    assert step >= 150
+    resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
+    assert resumed.model.num_timesteps == step
+
+
+def tiny_run(out, **overrides):
+    return agent.TrainingRun(agent.TrainConfig(out=str(out), **{**TINY, **overrides}))
+
+
+def tree(path):
+    return {p.relative_to(path): p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}
+
+
+def test_moved_and_copied_runs_resume_in_their_own_directory(tmp_path, monkeypatch):
+    original = tmp_path / "a" / "run"
+    tiny_run(original, steps=150).train()
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    moved = tmp_path / "moved"
+    shutil.move(tmp_path / "a", moved)
+    before = tree(moved / "run")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["train", "--resume", str(copy), "--steps", "300"]) == 0
+    assert tree(moved / "run") == before  # the original is untouched
+    assert not any(elsewhere.iterdir())  # nothing written where the command ran
+    assert checkpoint.read_state(checkpoint.latest(copy))["step"] == 300
+    labels = agent.TrainingRun(agent.load_run_config(copy), resume=True).labels_used
+    assert labels >= len(agent.TrainingRun(agent.load_run_config(moved / "run"), resume=True).store.answers())
+
+
+def test_a_second_run_into_one_directory_is_refused_and_overwrite_starts_clean(tmp_path, capsys):
+    out = tmp_path / "run"
+    tiny_run(out, steps=150).train()
+    before = tree(out)
+    with pytest.raises(UserInputError, match="already holds a run: continue it with"):
+        tiny_run(out)
+    assert tree(out) == before
+    flags = ["--steps", "150", "--learning-starts", "100", "--eval-every", "150",
+             "--eval-episodes", "2", "--goals", "4", "--no-progress", "--no-video"]  # fmt: skip
+    assert main(["train", "push", "--out", str(out), *flags]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["train", "push", "--out", str(out), "--overwrite", *flags]) == 0
+    assert agent.read_metrics(out / "metrics.csv")[0]["step"] == 150
+    assert len(agent.read_metrics(out / "metrics.csv")) == 1
+
+
+class Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_run_directory_runs_no_code(tmp_path):
+    out = tmp_path / "run"
+    tiny_run(out, steps=150).train()
+    marker = tmp_path / "pwned"
+    for name in ("sac.zip", "replay.pkl", "checkpoint-150/replay.pkl"):
+        (out / name).write_bytes(pickle.dumps(Payload(marker)))
+    agent.evaluate(out, episodes=1, video=False)
+    resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
+    resumed.config.steps = 300
+    resumed.train()
+    assert not marker.exists()
+    # and a pickle where a checkpoint's arrays live is refused, not run
+    (out / checkpoint.latest(out).name / "replay.npz").write_bytes(pickle.dumps(Payload(marker)))
+    with pytest.raises(Exception):  # noqa: B017 (numpy refuses in its own words)
+        agent.TrainingRun(agent.load_run_config(out), resume=True)
+    assert not marker.exists()
+
+
+def test_a_full_disk_during_a_checkpoint_is_one_line_and_the_previous_one_resumes(
+    tmp_path, monkeypatch
+):
+    out = tmp_path / "run"
+    run = tiny_run(out, steps=150)
+    run.train()
+
+    savez = np.savez
+
+    def full(path, *args, **kwargs):
+        if str(path).endswith("replay.npz"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return savez(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.np, "savez", full)
+    run.config.steps = 300
+    with pytest.raises(UserInputError, match="no space left on the device of .* free some space"):
+        run.train()
+    monkeypatch.undo()
+    assert checkpoint.read_state(checkpoint.latest(out))["step"] == 150
+    assert not list(out.glob("*.partial"))
+    resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
+    assert resumed.model.num_timesteps == 150
+    assert np.isfinite(resumed.model.replay_buffer.rewards[:150]).all()
