@@ -9,9 +9,11 @@ evaluation, checkpoints and the metrics file.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecTransposeImage
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize, VecTransposeImage
 
 from reward_learning import checkpoint
 from reward_learning.classifier import SuccessClassifier
@@ -142,6 +144,10 @@ class TrainConfig:
     """Discount factor."""
     n_steps: int = 1
     """n-step returns for the critics (1: SAC's one-step targets); state policies only."""
+    normalize_obs: bool = False
+    """Normalize the policy's observations by their running mean and variance (SB3's
+    VecNormalize, RL Zoo's `normalize`); the statistics go with every checkpoint. State policies
+    only."""
     learning_rate: float = 1e-3
     """Adam learning rate of SAC's actor, critics and entropy coefficient (drape: 3e-4). On Push
     SB3's 3e-4 learned in 20k steps on fewer seeds, even from a hand-made dense reward
@@ -174,6 +180,8 @@ class TrainConfig:
 
 
 ALGOS: dict[str, type[SAC] | type[TQC]] = {"sac": SAC, "tqc": TQC}
+
+OBS_STATS = "obs_stats.npz"  # a checkpoint's observation statistics (normalize_obs)
 
 TASK_SETTINGS: dict[str, dict[str, Any]] = {
     "push": {},
@@ -239,6 +247,8 @@ class TrainingRun:
                 f"n steps {config.n_steps}: n-step returns need --policy-input state "
                 "(SB3 has no n-step buffer for dict observations)"
             )
+        if config.normalize_obs and config.policy_input != "state":
+            raise UserInputError("--normalize-obs needs --policy-input state")
         self.config = config
         torch.set_num_threads(config.threads)
         self.out = Path(config.out)
@@ -268,8 +278,11 @@ class TrainingRun:
         )
         # sparse: the upper reference learns from ground truth itself
         self.env = policy_view(self.rewarded or recorded, config.policy_input)
+        self.venv: VecEnv = DummyVecEnv([lambda: self.env])
+        if config.normalize_obs:
+            self.venv = VecNormalize(self.venv, norm_reward=False, gamma=config.gamma)
         self.oracle = oracle or self._oracle()
-        self.model = make_learner(config, self.env)
+        self.model = make_learner(config, self.venv)
         self.model.set_logger(configure(str(self.out / "logs"), ["csv", "tensorboard"]))
         self.classifier_callback: ClassifierCallback | None = None
         self.query_callback: QueryCallback | None = None
@@ -333,6 +346,8 @@ class TrainingRun:
         )
         if c.policy_input == "image":
             eval_env = VecTransposeImage(eval_env)
+        if c.normalize_obs:  # EvalCallback copies the training statistics in
+            eval_env = VecNormalize(eval_env, training=False, norm_reward=False)
         callbacks.append(
             EvalCallback(
                 eval_env, n_eval_episodes=c.eval_episodes, eval_freq=c.eval_every,
@@ -357,15 +372,20 @@ class TrainingRun:
         self.model.num_timesteps = int(state["step"])
         if (saved / "classifier.pt").exists():
             self.classifier.load(saved / "classifier.pt")
+        if isinstance(self.venv, VecNormalize):
+            stats = checkpoint.obs_rms(self.venv)
+            stats.mean, stats.var, stats.count = checkpoint.load_obs_stats(saved / OBS_STATS)
         self._earlier_wall = float(state["wall_s"])
         self._earlier_reward = float(state["reward_s"])
         keep_metrics_until(self.out / "metrics.csv", self.model.num_timesteps)
 
     def checkpoint(self) -> Path:
         """Write everything a resume needs (the label store is durable already)."""
-        files: dict[str, Any] = {"frames.npy": self.frames}
+        files: dict[str, Callable[[Path], None]] = {"frames.npy": self.frames.save}
         if self.config.reward in ("vice-raq", "vice", "classifier"):
-            files["classifier.pt"] = self.classifier
+            files["classifier.pt"] = self.classifier.save
+        if isinstance(self.venv, VecNormalize):
+            files[OBS_STATS] = functools.partial(checkpoint.save_obs_stats, self.venv)
         state = {"wall_s": self.wall_seconds(), "reward_s": self.reward_seconds()}
         return checkpoint.save(self.out, self.model.num_timesteps, self.model, files, state)
 
@@ -416,8 +436,15 @@ class TrainingRun:
         self.checkpoint()
         plot_metrics(self.out)
         if self.config.video:
-            record_video(self.model, self.config, self.out / "policy.mp4")
+            record_video(self.model, self.config, self.out / "policy.mp4", self.obs_stats())
         return self.summary()
+
+    def obs_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(mean, var)`` of the policy's observations when it reads them normalized."""
+        if not isinstance(self.venv, VecNormalize):
+            return None
+        stats = checkpoint.obs_rms(self.venv)
+        return stats.mean, stats.var
 
     def summary(self) -> dict[str, Any]:
         """Final numbers of the run, as written to ``summary.json`` (``null`` where none)."""
@@ -464,7 +491,7 @@ def prepare_run_dir(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def make_learner(config: TrainConfig, env: gym.Env[Any, Any]) -> SAC | TQC:
+def make_learner(config: TrainConfig, env: gym.Env[Any, Any] | VecEnv) -> SAC | TQC:
     """The policy's learner for ``env``, built from the config alone (checkpoints hold tensors)."""
     c = config
     state = c.policy_input == "state"
@@ -560,13 +587,18 @@ def rollout_success(
 
 
 def record_video(
-    model: BaseAlgorithm, config: TrainConfig, path: Path, episodes: int = 3, size: int = 256
+    model: BaseAlgorithm,
+    config: TrainConfig,
+    path: Path,
+    obs_stats: tuple[np.ndarray, np.ndarray] | None = None,
+    episodes: int = 3,
+    size: int = 256,
 ) -> Path:
     """An MP4 of the deterministic policy (``view`` camera, ``size`` pixels), ``episodes`` episodes."""
     import imageio.v2 as imageio
 
     env = make_policy_env(
-        config.task, config.policy_input, config.image_size,
+        config.task, config.policy_input, config.image_size, obs_stats,
         render_mode="rgb_array", render_size=size,
     )  # fmt: skip
     frames: list[np.ndarray] = []
@@ -610,7 +642,11 @@ def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dic
         raise UserInputError(
             f"{run_dir} has no checkpoint yet (the first comes with the first evaluation)"
         )
-    env = make_policy_env(config.task, config.policy_input, config.image_size)
+    obs_stats = None
+    if config.normalize_obs:
+        mean, var, _ = checkpoint.load_obs_stats(saved / OBS_STATS)
+        obs_stats = (mean, var)
+    env = make_policy_env(config.task, config.policy_input, config.image_size, obs_stats)
     try:
         model = make_learner(config, env)
         checkpoint.load_learner_state(model, saved / "learner.pt")
@@ -619,5 +655,5 @@ def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dic
     finally:
         env.close()
     if video:
-        result["video"] = str(record_video(model, config, run_dir / "policy.mp4"))
+        result["video"] = str(record_video(model, config, run_dir / "policy.mp4", obs_stats))
     return result

@@ -21,6 +21,7 @@ import errno
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ import numpy as np
 import torch
 from stable_baselines3.common.buffers import DictReplayBuffer
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.vec_env import VecNormalize
 
 from reward_learning.errors import UserInputError
 
@@ -108,7 +111,7 @@ def save(
     run_dir: Path,
     step: int,
     model: OffPolicyAlgorithm,
-    files: dict[str, Any],
+    files: dict[str, Callable[[Path], None]],
     state: dict[str, Any],
 ) -> Path:
     """Write a checkpoint of ``step`` and make it the latest; returns its directory.
@@ -117,7 +120,8 @@ def save(
         run_dir: the run directory.
         step: env steps done.
         model: the policy's learner (its replay buffer included).
-        files: more files by name, each an object with ``save(path)`` (frame store, classifier).
+        files: more files by name, each with the function that writes it (frame store,
+            classifier, observation statistics).
         state: JSON-able counters and generator states.
 
     Raises:
@@ -130,8 +134,8 @@ def save(
         partial.mkdir()
         torch.save(learner_state(model), partial / "learner.pt")
         np.savez(partial / "replay.npz", **buffer_arrays(model.replay_buffer))  # type: ignore[arg-type]
-        for name, owner in files.items():
-            owner.save(partial / name)
+        for name, write in files.items():
+            write(partial / name)
         (partial / "state.json").write_text(json.dumps({"step": step, **state}, indent=1))
         for path in partial.iterdir():
             with open(path, "rb") as f:
@@ -171,3 +175,21 @@ def read_state(checkpoint: Path) -> dict[str, Any]:
     """``state.json`` of a checkpoint."""
     state: dict[str, Any] = json.loads((checkpoint / "state.json").read_text())
     return state
+
+
+def obs_rms(venv: VecNormalize) -> RunningMeanStd:
+    """The running statistics of a ``VecNormalize`` over a flat observation."""
+    assert isinstance(venv.obs_rms, RunningMeanStd), "normalized dict observations"
+    return venv.obs_rms
+
+
+def save_obs_stats(venv: VecNormalize, path: Path) -> None:
+    """The running observation statistics of ``venv`` as ``.npz`` (mean, var, count)."""
+    stats = obs_rms(venv)
+    np.savez(path, mean=stats.mean, var=stats.var, count=np.array(stats.count))
+
+
+def load_obs_stats(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(mean, var, count)`` written by :func:`save_obs_stats`."""
+    with np.load(path, allow_pickle=False) as arrays:
+        return arrays["mean"], arrays["var"], float(arrays["count"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 import envs
 from reward_learning.errors import UserInputError
@@ -39,11 +40,29 @@ def policy_view(env: gym.Env[Any, Any], policy_input: str) -> gym.Env[Any, Any]:
 
 
 def make_policy_env(
-    task: str, policy_input: str, image_size: int, **kwargs: Any
+    task: str,
+    policy_input: str,
+    image_size: int,
+    obs_stats: tuple[np.ndarray, np.ndarray] | None = None,
+    **kwargs: Any,
 ) -> gym.Env[Any, Any]:
     """An env for running a trained policy (evaluation, video): same observations as training.
 
-    A state policy's env renders no task images at all.
+    A state policy's env renders no task images at all. ``obs_stats``: the ``(mean, var)`` of a
+    policy trained on normalized observations (SB3's ``VecNormalize``), applied as it applies
+    them.
     """
     obs_mode = "state" if policy_input == "state" else "dict"
-    return make_env(task, obs_mode=obs_mode, image_size=image_size, **kwargs)
+    env = make_env(task, obs_mode=obs_mode, image_size=image_size, **kwargs)
+    if obs_stats is None:
+        return env
+    mean, var = obs_stats
+    space = gym.spaces.Box(-OBS_CLIP, OBS_CLIP, mean.shape, dtype=np.float32)
+
+    def normalize(obs: np.ndarray) -> np.ndarray:
+        return np.clip((obs - mean) / np.sqrt(var + 1e-8), -OBS_CLIP, OBS_CLIP).astype(np.float32)
+
+    return gym.wrappers.TransformObservation(env, normalize, space)
+
+
+OBS_CLIP = 10.0  # VecNormalize's default clip_obs

@@ -219,3 +219,16 @@ def test_a_full_disk_during_a_checkpoint_is_one_line_and_the_previous_one_resume
     resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
     assert resumed.model.num_timesteps == 150
     assert np.isfinite(resumed.model.replay_buffer.rewards[:150]).all()
+
+
+def test_normalized_observations_resume_and_evaluate_with_their_statistics(tmp_path):
+    out = tmp_path / "run"
+    run = tiny_run(out, steps=150, normalize_obs=True)
+    run.train()
+    mean, var = run.obs_stats()
+    assert mean.shape == (4,) and np.all(var > 0)
+    resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
+    np.testing.assert_allclose(resumed.obs_stats()[0], mean)
+    assert agent.evaluate(out, episodes=1, video=False)["success_rate"] in (0.0, 1.0)
+    with pytest.raises(UserInputError, match="--normalize-obs needs --policy-input state"):
+        tiny_run(tmp_path / "image", normalize_obs=True, policy_input="image")
