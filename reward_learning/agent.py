@@ -12,6 +12,7 @@ import csv
 import functools
 import json
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -193,6 +194,66 @@ env. Drape: SAC's learning rate of 1e-3 reached 65% and 100% and then fell to 20
 there and would double its 30 min (benchmarks/README.md)."""
 
 
+RANGES: dict[str, tuple[float, float]] = {
+    "steps": (1, float("inf")),
+    "goals": (1, 10_000),
+    "queries_every": (1, float("inf")),
+    "queries_per_round": (1, 1_000),
+    "label_budget": (0, float("inf")),
+    "classifier_every": (1, float("inf")),
+    "classifier_steps": (1, float("inf")),
+    "oracle_error": (0.0, 1.0),
+    "oracle_negative_share": (0.0, 0.99),
+    "reward_scale": (1e-6, 1e6),
+    "label_smoothing": (0.0, 0.99),
+    "gradient_steps": (1, 1_000),
+    "gamma": (0.0, 1.0),
+    "n_steps": (1, 100),
+    "learning_rate": (1e-8, 1.0),
+    "image_size": (16, 512),
+    "learning_starts": (0, float("inf")),
+    "eval_every": (1, float("inf")),
+    "eval_episodes": (1, 10_000),
+    "threads": (1, 1_024),
+}
+"""Allowed ranges (inclusive) of the numeric ``TrainConfig`` fields."""
+
+
+def validate(config: TrainConfig) -> None:
+    """Check every choice and range of a config before any work starts.
+
+    Raises:
+        UserInputError: one line naming the field, the value, what is allowed.
+    """
+    for name, allowed in TRAIN_CHOICES.items():
+        value = getattr(config, name)
+        if value not in allowed:
+            raise UserInputError(
+                f"--{name.replace('_', '-')} {value!r}: expected one of {', '.join(allowed)}"
+            )
+    for name, (low, high) in RANGES.items():
+        value = getattr(config, name)
+        if not low <= value <= high:
+            bounds = f">= {low:g}" if high == float("inf") else f"in [{low:g}, {high:g}]"
+            raise UserInputError(f"--{name.replace('_', '-')} {value}: expected a value {bounds}")
+    entropy = config.ent_coef.removeprefix("auto").removeprefix("_") or "1"
+    try:
+        valid_entropy = float(entropy) > 0
+    except ValueError:
+        valid_entropy = False
+    if not valid_entropy:
+        raise UserInputError(
+            f"--ent-coef {config.ent_coef!r}: expected auto, auto_X or a number X, with X > 0"
+        )
+    if config.n_steps > 1 and config.policy_input != "state":
+        raise UserInputError(
+            f"--n-steps {config.n_steps}: n-step returns need --policy-input state "
+            "(SB3 has no n-step buffer for dict observations)"
+        )
+    if config.normalize_obs and config.policy_input != "state":
+        raise UserInputError("--normalize-obs needs --policy-input state")
+
+
 def task_config(task: str, **values: Any) -> TrainConfig:
     """The ``TrainConfig`` of ``task``: its ``TASK_SETTINGS``, then ``values`` over them."""
     return TrainConfig(task=task, **{**TASK_SETTINGS.get(task, {}), **values})
@@ -208,20 +269,11 @@ class MetricsCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         assert isinstance(self.parent, EvalCallback)
-        row = {
-            "step": self.num_timesteps,
-            "success_rate": float(np.mean(self.parent.evaluations_successes[-1])),
-            "eval_return": float(self.parent.last_mean_reward),
-            "labels": self.run.labels_used,
-            "wall_s": round(self.run.wall_seconds(), 1),
-            "reward_s": round(self.run.reward_seconds(), 1),
-        }
-        new = not self.path.exists()
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        row = self.run._metrics_row(
+            float(np.mean(self.parent.evaluations_successes[-1])),
+            float(self.parent.last_mean_reward),
+        )
+        append_metrics(self.path, row)
         self.logger.record("time/reward_share", row["reward_s"] / max(row["wall_s"], 1e-9))
         return True
 
@@ -236,19 +288,13 @@ class TrainingRun:
         resume: bool = False,
         overwrite: bool = False,
     ) -> None:
-        for name, allowed in TRAIN_CHOICES.items():
-            value = getattr(config, name)
-            if value not in allowed:
-                raise UserInputError(
-                    f"{name.replace('_', ' ')} {value!r}: expected one of {', '.join(allowed)}"
-                )
-        if config.n_steps > 1 and config.policy_input != "state":
-            raise UserInputError(
-                f"n steps {config.n_steps}: n-step returns need --policy-input state "
-                "(SB3 has no n-step buffer for dict observations)"
+        validate(config)
+        if config.steps <= config.learning_starts:
+            print(
+                f"note: --steps {config.steps} <= --learning-starts {config.learning_starts}: "
+                "the policy acts at random for the whole run",
+                file=sys.stderr,
             )
-        if config.normalize_obs and config.policy_input != "state":
-            raise UserInputError("--normalize-obs needs --policy-input state")
         self.config = config
         torch.set_num_threads(config.threads)
         self.out = Path(config.out)
@@ -433,11 +479,33 @@ class TrainingRun:
             except KeyboardInterrupt:
                 self.checkpoint()
                 raise
+        rows = read_metrics(self.out / "metrics.csv")
+        if not rows or rows[-1]["step"] != self.model.num_timesteps:
+            self._final_evaluation()  # a run shorter than the evaluation interval
         self.checkpoint()
         plot_metrics(self.out)
         if self.config.video:
             record_video(self.model, self.config, self.out / "policy.mp4", self.obs_stats())
         return self.summary()
+
+    def _final_evaluation(self) -> None:
+        c = self.config
+        env = make_policy_env(c.task, c.policy_input, c.image_size, self.obs_stats())
+        try:
+            success, mean_return = rollout(self.model, env, c.eval_episodes)
+        finally:
+            env.close()
+        append_metrics(self.out / "metrics.csv", self._metrics_row(success, mean_return))
+
+    def _metrics_row(self, success_rate: float, eval_return: float) -> dict[str, float]:
+        return {
+            "step": self.model.num_timesteps,
+            "success_rate": success_rate,
+            "eval_return": eval_return,
+            "labels": self.labels_used,
+            "wall_s": round(self.wall_seconds(), 1),
+            "reward_s": round(self.reward_seconds(), 1),
+        }
 
     def obs_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
         """``(mean, var)`` of the policy's observations when it reads them normalized."""
@@ -527,6 +595,16 @@ def keep_metrics_until(path: Path, step: int) -> None:
     checkpoint.atomic_write(path, "".join(kept).encode())
 
 
+def append_metrics(path: Path, row: dict[str, float]) -> None:
+    """One row of ``metrics.csv`` (the header first when the file is new)."""
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
 def read_metrics(path: Path) -> list[dict[str, float]]:
     """Rows of ``metrics.csv`` as floats; empty when there is none yet."""
     if not path.exists():
@@ -567,23 +645,31 @@ def plot_metrics(run_dir: Path) -> Path | None:
     return path
 
 
-def rollout_success(
+def rollout(
     model: BaseAlgorithm, env: gym.Env[Any, Any], episodes: int, seed: int = 1_000
-) -> float:
-    """Ground-truth success rate of the deterministic policy over ``episodes`` episodes of ``env``.
+) -> tuple[float, float]:
+    """Ground-truth success rate and mean env return of the deterministic policy.
 
     Episode ``k`` starts from ``env.reset(seed=seed + k)``; the caller owns (and closes) ``env``.
     """
-    successes = 0
+    successes, total = 0, 0.0
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         done, info = False, dict[str, Any]()
         while not done:
             action, _ = model.predict(obs, deterministic=True)
-            obs, _, terminated, truncated, info = env.step(action)
+            obs, reward, terminated, truncated, info = env.step(action)
+            total += float(reward)
             done = terminated or truncated
         successes += bool(info["is_success"])
-    return successes / episodes
+    return successes / episodes, total / episodes
+
+
+def rollout_success(
+    model: BaseAlgorithm, env: gym.Env[Any, Any], episodes: int, seed: int = 1_000
+) -> float:
+    """Ground-truth success rate of the deterministic policy (see :func:`rollout`)."""
+    return rollout(model, env, episodes, seed)[0]
 
 
 def record_video(

@@ -232,3 +232,18 @@ def test_normalized_observations_resume_and_evaluate_with_their_statistics(tmp_p
     assert agent.evaluate(out, episodes=1, video=False)["success_rate"] in (0.0, 1.0)
     with pytest.raises(UserInputError, match="--normalize-obs needs --policy-input state"):
         tiny_run(tmp_path / "image", normalize_obs=True, policy_input="image")
+
+
+def test_a_run_shorter_than_the_evaluation_interval_evaluates_once_at_its_end(tmp_path):
+    import json
+
+    out = tmp_path / "run"
+    tiny_run(out, steps=120).train()  # evaluations every 150 steps
+    assert [r["step"] for r in agent.read_metrics(out / "metrics.csv")] == [120]
+    assert (out / "success.png").exists()
+
+    def refuse(constant):
+        raise ValueError(f"{constant} in summary.json")
+
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=refuse)
+    assert summary["steps"] == 120 and summary["success_rate"] is not None

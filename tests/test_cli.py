@@ -86,3 +86,32 @@ def test_help_prints_every_flag(capsys, command, flag):
         main([command, "--help"])
     assert info.value.code == 0
     assert flag in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--steps", "-5"], "--steps -5: expected a value >= 1"),
+        (["--steps", "0"], "--steps 0: expected a value >= 1"),
+        (["--goals", "0"], "--goals 0: expected a value in [1, 10000]"),
+        (["--oracle-error", "2"], "--oracle-error 2.0: expected a value in [0, 1]"),
+        (["--oracle-negative-share", "1"], "--oracle-negative-share 1.0: expected a value in [0, 0.99]"),
+        (["--image-size", "7"], "--image-size 7: expected a value in [16, 512]"),
+        (["--ent-coef", "warm"], "--ent-coef 'warm': expected auto, auto_X or a number X"),
+        (["--threads", "0"], "--threads 0: expected a value in [1, 1024]"),
+    ],
+)
+def test_out_of_range_flags_are_refused_before_anything_is_written(tmp_path, capsys, flags, message):
+    out = tmp_path / "run"
+    assert main(["train", "push", "--out", str(out), "--no-progress", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0
+    assert not out.exists()
+
+
+def test_an_out_that_is_a_file_is_refused(tmp_path, capsys):
+    out = tmp_path / "file"
+    out.write_text("mine")
+    assert main(["train", "push", "--out", str(out), "--no-progress"]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert out.read_text() == "mine"
