@@ -194,6 +194,12 @@ env. Drape: SAC's learning rate of 1e-3 reached 65% and 100% and then fell to 20
 there and would double its 30 min (benchmarks/README.md)."""
 
 
+RESUMABLE: tuple[str, ...] = (
+    "steps", "label_budget", "oracle", "oracle_error", "eval_every", "eval_episodes",
+    "threads", "device", "progress", "video",
+)  # fmt: skip
+"""The settings a resumed run may change; the rest define the run."""
+
 RANGES: dict[str, tuple[float, float]] = {
     "steps": (1, float("inf")),
     "goals": (1, 10_000),

@@ -42,20 +42,25 @@ def _collect_goals(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from reward_learning import agent
 
+    fields = vars(agent.TrainConfig())
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     if args.resume is not None:
         config = agent.load_run_config(args.resume)
-        if args.steps is not None:
-            config.steps = args.steps
+        for name, value in given.items():
+            if name not in agent.RESUMABLE and value != getattr(config, name):
+                raise UserInputError(
+                    f"--{name.replace('_', '-')} cannot change when a run resumes (it was "
+                    f"{getattr(config, name)!r}); start a new run with --out to change it"
+                )
+            setattr(config, name, value)
         run = agent.TrainingRun(config, resume=True)
     else:
         if args.task is None:
             raise UserInputError(
                 "name a task (e.g. `reward-learning train push`) or --resume RUN_DIR"
             )
-        fields = vars(agent.TrainConfig())
-        values = {k: v for k, v in vars(args).items() if k in fields and v is not None}
-        values.setdefault("out", f"runs/{args.task}")
-        run = agent.TrainingRun(agent.task_config(**values), overwrite=args.overwrite)
+        given.setdefault("out", f"runs/{args.task}")
+        run = agent.TrainingRun(agent.task_config(**given), overwrite=args.overwrite)
     try:
         summary = run.train()
     except KeyboardInterrupt:

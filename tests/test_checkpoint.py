@@ -247,3 +247,14 @@ def test_a_run_shorter_than_the_evaluation_interval_evaluates_once_at_its_end(tm
 
     summary = json.loads((out / "summary.json").read_text(), parse_constant=refuse)
     assert summary["steps"] == 120 and summary["success_rate"] is not None
+
+
+def test_resume_applies_the_flags_that_can_change_and_refuses_the_rest(tmp_path, capsys):
+    out = tmp_path / "run"
+    tiny_run(out, steps=150).train()
+    assert main(["train", "--resume", str(out), "--reward", "vice"]) == 2
+    err = capsys.readouterr().err
+    assert "--reward cannot change when a run resumes (it was 'vice-raq')" in err
+    assert main(["train", "--resume", str(out), "--steps", "300", "--label-budget", "3"]) == 0
+    config = agent.load_run_config(out)
+    assert (config.steps, config.label_budget, config.reward) == (300, 3, "vice-raq")
