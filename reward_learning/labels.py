@@ -242,11 +242,53 @@ def _optional(text: str, kind: type[int] | type[float]) -> Any:
     return None if text in ("", "None") else kind(text)
 
 
+def valid_labels(task: str) -> range:
+    """The labels an answer about ``task`` may carry: digits for MNIST, 0/1 for a robot task."""
+    return range(10) if task == "mnist" else range(2)
+
+
+def _checked_row(folder: Path, row: dict[str, str], line: int, task: str) -> StoredLabel:
+    """One row of an export as a :class:`StoredLabel`, or a one-line error naming the row."""
+    where = f"{folder / 'labels.csv'} row {line}"
+    path = folder / row["file"]
+    if not path.is_file():
+        raise UserInputError(f"{where}: {row['file']} is not in {folder}")
+    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None or image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise UserInputError(f"{where}: {row['file']} is not a readable 8-bit PNG")
+    if image.ndim == 3:
+        if image.shape[2] != 3:
+            raise UserInputError(f"{where}: {row['file']} has {image.shape[2]} channels, not RGB")
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    row_task = row["task"] or task
+    if task and row_task != task:
+        raise UserInputError(f"{where}: an answer about {row_task!r}, this store is {task!r}")
+    try:
+        label = _optional(row["label"], int)
+        answer = StoredLabel(
+            0, row["run"], row_task, _optional(row["key"], int), image, label, row["source"],
+            _optional(row["probability"], float), _optional(row["score"], float),
+            float(row["created"]),
+        )  # fmt: skip
+    except ValueError as error:
+        raise UserInputError(f"{where}: {error}") from error
+    if label is not None and label not in valid_labels(row_task):
+        allowed = valid_labels(row_task)
+        raise UserInputError(
+            f"{where}: label {label} for {row_task!r}, expected {allowed.start}-{allowed.stop - 1}"
+        )
+    return answer
+
+
 def import_labels(store: LabelStore, folder: str | Path) -> int:
-    """Add the answers of an exported folder to ``store``; returns how many were added.
+    """Add the answers of an exported folder to ``store``, all or none; returns how many.
+
+    Every row is checked first (columns, PNG readable and 8-bit, label valid for the task); one
+    bad row refuses the whole folder and leaves the store as it was. Rows the store holds already
+    (the same image with the same label) are skipped.
 
     Raises:
-        UserInputError: the folder has no ``labels.csv`` or names an image it does not hold.
+        UserInputError: one line naming the folder, the row and the problem.
     """
     import csv
 
@@ -254,18 +296,28 @@ def import_labels(store: LabelStore, folder: str | Path) -> int:
     table = folder / "labels.csv"
     if not table.exists():
         raise UserInputError(f"{folder} has no labels.csv (write one with `labels export`)")
-    added = 0
     with open(table, newline="") as f:
-        for row in csv.DictReader(f):
-            path = folder / row["file"]
-            if not path.exists():
-                raise UserInputError(f"{table} names {row['file']}, which is not in {folder}")
-            store._insert(
-                StoredLabel(
-                    0, row["run"], row["task"], _optional(row["key"], int), _unpng(path.read_bytes()),
-                    _optional(row["label"], int), row["source"], _optional(row["probability"], float),
-                    _optional(row["score"], float), float(row["created"]),
-                )
-            )  # fmt: skip
+        reader = csv.DictReader(f)
+        missing = [c for c in EXPORT_FIELDS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UserInputError(f"{table} lacks the column(s) {', '.join(missing)}")
+        answers = [_checked_row(folder, row, i + 2, store.task) for i, row in enumerate(reader)]
+    held = {
+        (h, label)
+        for h, label in store.db.execute("SELECT image_hash, label FROM labels WHERE retracted = 0")
+    }
+    added = 0
+    store.db.execute("BEGIN IMMEDIATE")
+    try:
+        for answer in answers:
+            identity = (image_hash(answer.image), answer.label)
+            if identity in held:
+                continue
+            held.add(identity)
+            store._insert(answer)
             added += 1
+        store.db.execute("COMMIT")
+    except BaseException:
+        store.db.execute("ROLLBACK")
+        raise
     return added

@@ -1,4 +1,5 @@
 import hashlib
+import re
 import signal
 import sqlite3
 import subprocess
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from reward_learning.cli import main
+from reward_learning.errors import UserInputError
 from reward_learning.labels import LabelStore, LabelStoreError, export_labels, import_labels
 
 
@@ -133,7 +135,8 @@ def test_labels_cli(tmp_path, capsys):
     assert main(["labels", "export", str(run), "--folder", str(tmp_path / "x")]) == 0
     assert (tmp_path / "x" / "labels.csv").exists()
     assert main(["labels", "import", str(run), "--folder", str(tmp_path / "x")]) == 0
-    assert len(LabelStore(run / "labels.sqlite", "run").answers()) == 2
+    assert "0 answers imported" in capsys.readouterr().out  # its own rows: nothing doubled
+    assert len(LabelStore(run / "labels.sqlite", "run").answers()) == 1
 
 
 @pytest.mark.parametrize(
@@ -157,3 +160,58 @@ def test_labels_cli_foreign_database_is_one_line(tmp_path, capsys):
     (run / "labels.sqlite").write_bytes(b"garbage" * 1000)
     assert main(["labels", "list", str(run)]) == 2
     assert "not a usable label database" in capsys.readouterr().err
+
+
+def test_importing_an_export_twice_adds_nothing_the_second_time(tmp_path):
+    source = LabelStore(tmp_path / "a.sqlite", "run", "push")
+    for i, label in enumerate([1, 0]):
+        source.add(frame(i), label, "human", key=i)
+    export_labels(source, tmp_path / "export")
+    target = LabelStore(tmp_path / "b.sqlite", "run", "push")
+    assert import_labels(target, tmp_path / "export") == 2
+    assert import_labels(target, tmp_path / "export") == 0
+    assert len(target.answers()) == 2
+
+
+def _spoil(folder, how):
+    import csv
+
+    rows = list(csv.DictReader(open(folder / "labels.csv", newline="")))
+    fields = list(rows[0])
+    if how == "missing png":
+        (folder / rows[1]["file"]).unlink()
+    elif how == "corrupt png":
+        (folder / rows[1]["file"]).write_bytes(b"not a png")
+    elif how == "label maybe":
+        rows[1]["label"] = "maybe"
+    elif how == "label 7":
+        rows[1]["label"] = "7"
+    elif how == "no label column":
+        fields.remove("label")
+    with open(folder / "labels.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("missing png", "row 3: 000002.png is not in"),
+        ("corrupt png", "row 3: 000002.png is not a readable 8-bit PNG"),
+        ("label maybe", "row 3: invalid literal"),
+        ("label 7", "row 3: label 7 for 'push', expected 0-1"),
+        ("no label column", "lacks the column(s) label"),
+    ],
+)
+def test_a_bad_row_refuses_the_whole_import_and_changes_nothing(tmp_path, how, message):
+    source = LabelStore(tmp_path / "a.sqlite", "run", "push")
+    for i, label in enumerate([1, 0, 1]):
+        source.add(frame(i), label, "human", key=i)
+    export_labels(source, tmp_path / "export")
+    _spoil(tmp_path / "export", how)
+    target = LabelStore(tmp_path / "b.sqlite", "run", "push")
+    target.add(frame(9), 1, "human")
+    with pytest.raises(UserInputError, match=re.escape(message)):
+        import_labels(target, tmp_path / "export")
+    assert len(target.answers(include_skipped=True)) == 1
