@@ -29,6 +29,7 @@ from reward_learning.agent import (
     REWARD_MODES,
     TrainConfig,
     TrainingRun,
+    load_run_config,
     read_metrics,
     task_config,
 )
@@ -46,16 +47,28 @@ SUCCESS = {
 
 
 def run_one(
-    task: str, mode: str, seed: int, steps: int, threads: int, extra: dict[str, Any]
+    task: str,
+    mode: str,
+    seed: int,
+    steps: int,
+    threads: int,
+    extra: dict[str, Any],
+    resume: bool = False,
 ) -> dict[str, Any]:
     tag = "_".join(f"{k}{v}" for k, v in extra.items())
     out = Path("runs/bench") / task / f"{mode}{'_' + tag if tag else ''}_s{seed}"
-    config = task_config(
-        task, reward=mode, steps=steps, seed=seed, out=str(out), progress=False, video=False,
-        threads=threads, **extra,
-    )  # fmt: skip
+    if resume and (out / "config.json").exists():
+        config = load_run_config(out)
+        config.steps = steps
+        run = TrainingRun(config, resume=True)
+    else:
+        config = task_config(
+            task, reward=mode, steps=steps, seed=seed, out=str(out), progress=False,
+            video=False, threads=threads, **extra,
+        )  # fmt: skip
+        run = TrainingRun(config, overwrite=True)  # a rerun replaces the variant's rows too
     diagnostics = (PushRewardDiagnostics(),) if task == "push" and mode != "sparse" else ()
-    summary = TrainingRun(config).train(extra_callbacks=diagnostics)
+    summary = run.train(extra_callbacks=diagnostics)
     summary["seed"] = seed
     summary["curve"] = read_metrics(out / "metrics.csv")
     summary["variant"] = mode + (
@@ -89,13 +102,17 @@ def main(task: str = "push", default_steps: int = 20_000, doc: str | None = __do
     parser.add_argument("--parallel", type=int, default=1, help="runs at once")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--extra", nargs="*", default=[], help="TrainConfig overrides, key=value")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue runs that exist to --steps (10k -> 20k)"
+    )
     args = parser.parse_args()
     extra = parse_extra(args.extra)
     jobs = [(m, s) for m in args.modes for s in args.seeds]
     started = time.perf_counter()
     with ProcessPoolExecutor(args.parallel) as pool:
         futures = [
-            pool.submit(run_one, task, m, s, args.steps, args.threads, extra) for m, s in jobs
+            pool.submit(run_one, task, m, s, args.steps, args.threads, extra, args.resume)
+            for m, s in jobs
         ]
         summaries = [f.result() for f in futures]
     minutes = (time.perf_counter() - started) / 60
