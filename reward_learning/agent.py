@@ -48,6 +48,7 @@ from reward_learning.oracles import (
     LaterOracle,
     Oracle,
     SimulatedOracle,
+    require_display,
     success_window_oracle,
 )
 from reward_learning.queries import QUERY_STRATEGIES, QueryCallback
@@ -258,6 +259,8 @@ def validate(config: TrainConfig) -> None:
         )
     if config.normalize_obs and config.policy_input != "state":
         raise UserInputError("--normalize-obs needs --policy-input state")
+    if config.oracle == "human":
+        require_display()
 
 
 def task_config(task: str, **values: Any) -> TrainConfig:
@@ -352,7 +355,9 @@ class TrainingRun:
         if c.goal_dir is not None:
             goals = load_goal_images(c.goal_dir, c.image_size)
         else:
-            goals = render_goals(c.task, c.goals, c.image_size, seed=10_000 + c.seed)
+            goals = render_goals(
+                c.task, c.goals, c.image_size, seed=10_000 + c.seed, progress=c.progress
+            )
         np.savez_compressed(self.out / "goals.npz", images=goals)
         return goals
 

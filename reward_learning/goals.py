@@ -14,7 +14,9 @@ from reward_learning.tasks import make_env
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-def render_goals(task: str, n: int, image_size: int, seed: int) -> np.ndarray:
+def render_goals(
+    task: str, n: int, image_size: int, seed: int, progress: bool = True
+) -> np.ndarray:
     """Render ``n`` random success states of ``task``: uint8 ``(n, image_size, image_size, 3)``."""
     env = make_env(task, obs_mode="image", image_size=image_size)
     env.reset(seed=seed)
@@ -22,7 +24,7 @@ def render_goals(task: str, n: int, image_size: int, seed: int) -> np.ndarray:
     try:
         images = [
             env.unwrapped.set_random_success_state(rng)  # type: ignore[attr-defined]
-            for _ in tqdm(range(n), desc=f"goal images ({task})", leave=False)
+            for _ in tqdm(range(n), desc=f"goal images ({task})", leave=False, disable=not progress)
         ]
     finally:
         env.close()
@@ -45,6 +47,10 @@ def _read_rgb(path: Path, image_size: int) -> np.ndarray:
         raise UserInputError(f"goal image {path} is corrupt or not an image")
     if raw.ndim == 2 or raw.shape[2] == 1:
         raise UserInputError(f"goal image {path} is grayscale: goal images must be RGB")
+    if raw.dtype != np.uint8:
+        raise UserInputError(
+            f"goal image {path} has {raw.dtype.itemsize * 8}-bit channels: save it as 8-bit RGB"
+        )
     height, width = raw.shape[:2]
     if abs(height - width) > 0.05 * max(height, width):
         raise UserInputError(

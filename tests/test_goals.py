@@ -46,3 +46,16 @@ def test_missing_goal_folder(tmp_path):
 def test_collect_goals_cli(tmp_path):
     assert main(["collect-goals", "push", "-n", "3", "--out", str(tmp_path)]) == 0
     assert len(list(tmp_path.glob("goal_*.png"))) == 3
+
+
+def test_a_16_bit_goal_image_is_refused_in_one_line(tmp_path):
+    import cv2
+    import numpy as np
+    import pytest
+
+    from reward_learning.errors import UserInputError
+    from reward_learning.goals import load_goal_images
+
+    cv2.imwrite(str(tmp_path / "deep.png"), np.full((32, 32, 3), 40_000, np.uint16))
+    with pytest.raises(UserInputError, match="16-bit channels: save it as 8-bit RGB"):
+        load_goal_images(tmp_path, 32)
