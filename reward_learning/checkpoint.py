@@ -178,9 +178,10 @@ def read_state(checkpoint: Path) -> dict[str, Any]:
 
 
 def obs_rms(venv: VecNormalize) -> RunningMeanStd:
-    """The running statistics of a ``VecNormalize`` over a flat observation."""
-    assert isinstance(venv.obs_rms, RunningMeanStd), "normalized dict observations"
-    return venv.obs_rms
+    """The running statistics of the state vector: a flat observation or a dict's ``state``."""
+    stats = venv.obs_rms["state"] if isinstance(venv.obs_rms, dict) else venv.obs_rms
+    assert isinstance(stats, RunningMeanStd)
+    return stats
 
 
 def save_obs_stats(venv: VecNormalize, path: Path) -> None:

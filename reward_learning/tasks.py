@@ -57,12 +57,17 @@ def make_policy_env(
     if obs_stats is None:
         return env
     mean, var = obs_stats
-    space = gym.spaces.Box(-OBS_CLIP, OBS_CLIP, mean.shape, dtype=np.float32)
+    state_space = gym.spaces.Box(-OBS_CLIP, OBS_CLIP, mean.shape, dtype=np.float32)
 
-    def normalize(obs: np.ndarray) -> np.ndarray:
-        return np.clip((obs - mean) / np.sqrt(var + 1e-8), -OBS_CLIP, OBS_CLIP).astype(np.float32)
+    def normalize(state: np.ndarray) -> np.ndarray:
+        return np.clip((state - mean) / np.sqrt(var + 1e-8), -OBS_CLIP, OBS_CLIP).astype(np.float32)
 
-    return gym.wrappers.TransformObservation(env, normalize, space)
+    if obs_mode == "state":
+        return gym.wrappers.TransformObservation(env, normalize, state_space)
+    space = gym.spaces.Dict({**env.observation_space, "state": state_space})  # type: ignore[dict-item]
+    return gym.wrappers.TransformObservation(
+        env, lambda obs: {**obs, "state": normalize(obs["state"])}, space
+    )
 
 
 OBS_CLIP = 10.0  # VecNormalize's default clip_obs

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -150,7 +149,9 @@ def test_moved_and_copied_runs_resume_in_their_own_directory(tmp_path, monkeypat
     assert not any(elsewhere.iterdir())  # nothing written where the command ran
     assert checkpoint.read_state(checkpoint.latest(copy))["step"] == 300
     labels = agent.TrainingRun(agent.load_run_config(copy), resume=True).labels_used
-    assert labels >= len(agent.TrainingRun(agent.load_run_config(moved / "run"), resume=True).store.answers())
+    assert labels >= len(
+        agent.TrainingRun(agent.load_run_config(moved / "run"), resume=True).store.answers()
+    )
 
 
 def test_a_second_run_into_one_directory_is_refused_and_overwrite_starts_clean(tmp_path, capsys):
@@ -230,8 +231,10 @@ def test_normalized_observations_resume_and_evaluate_with_their_statistics(tmp_p
     resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
     np.testing.assert_allclose(resumed.obs_stats()[0], mean)
     assert agent.evaluate(out, episodes=1, video=False)["success_rate"] in (0.0, 1.0)
-    with pytest.raises(UserInputError, match="--normalize-obs needs --policy-input state"):
-        tiny_run(tmp_path / "image", normalize_obs=True, policy_input="image")
+    image = tiny_run(tmp_path / "image", steps=150, policy_input="image")
+    image.train()  # an image policy normalizes the state beside the image
+    assert image.obs_stats()[0].shape == (4,)
+    assert agent.evaluate(tmp_path / "image", episodes=1, video=False)["success_rate"] in (0, 1)
 
 
 def test_a_run_shorter_than_the_evaluation_interval_evaluates_once_at_its_end(tmp_path):

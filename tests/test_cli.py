@@ -95,13 +95,18 @@ def test_help_prints_every_flag(capsys, command, flag):
         (["--steps", "0"], "--steps 0: expected a value >= 1"),
         (["--goals", "0"], "--goals 0: expected a value in [1, 10000]"),
         (["--oracle-error", "2"], "--oracle-error 2.0: expected a value in [0, 1]"),
-        (["--oracle-negative-share", "1"], "--oracle-negative-share 1.0: expected a value in [0, 0.99]"),
+        (
+            ["--oracle-negative-share", "1"],
+            "--oracle-negative-share 1.0: expected a value in [0, 0.99]",
+        ),
         (["--image-size", "7"], "--image-size 7: expected a value in [16, 512]"),
         (["--ent-coef", "warm"], "--ent-coef 'warm': expected auto, auto_X or a number X"),
         (["--threads", "0"], "--threads 0: expected a value in [1, 1024]"),
     ],
 )
-def test_out_of_range_flags_are_refused_before_anything_is_written(tmp_path, capsys, flags, message):
+def test_out_of_range_flags_are_refused_before_anything_is_written(
+    tmp_path, capsys, flags, message
+):
     out = tmp_path / "run"
     assert main(["train", "push", "--out", str(out), "--no-progress", *flags]) == 2
     err = capsys.readouterr().err.strip()

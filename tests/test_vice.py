@@ -324,6 +324,7 @@ def test_each_task_gets_its_own_settings_and_flags_win_on_the_command_line(tmp_p
     assert agent.task_config("push") == agent.TrainConfig()
     drape = agent.task_config("drape")
     assert (drape.steps, drape.learning_rate, drape.gradient_steps) == (50_000, 3e-4, 1)
+    assert agent.task_config("push").normalize_obs and not drape.normalize_obs
     built = []
 
     def capture(config, **kwargs):
