@@ -199,14 +199,20 @@ def report(task: str, rows: list[dict[str, Any]], command: str) -> None:
             sorted((r for r in mine if int(r["seed"]) == s), key=lambda r: float(r["step"]))
             for s in seeds
         ]
-        last = [c[-1] for c in curves]
+        # Every seed at the same step: the last one all of them reached.
+        common = min(float(c[-1]["step"]) for c in curves)
+        last = [next(r for r in c if float(r["step"]) == common) for c in curves]
         finals = np.array([float(r["success_rate"]) for r in last])
         middle, low, high = iqm_interval(finals)
         at_marks = []
         for mark in marks:
-            values = [success_at(c, mark) for c in curves]
-            at_marks.append("-" if np.isnan(values).all() else f"{np.nanmean(values):.0%}")
-        steps = sorted({float(r["step"]) for r in last})
+            values = np.array([success_at(c, mark) for c in curves])
+            reached = int((~np.isnan(values)).sum())
+            at_marks.append(
+                "-" if reached == 0
+                else f"{np.nanmean(values):.0%}" + (f" ({reached} of {len(seeds)} seeds)" if reached < len(seeds) else "")
+            )  # fmt: skip
+        steps = [common]
         lines.append(
             f"| {variant} | {len(seeds)} | {' | '.join(at_marks)} | "
             f"{', '.join(f'{x:.0%}' for x in finals)} (at {'/'.join(f'{s / 1000:g}k' for s in steps)}) | "
