@@ -126,7 +126,16 @@ def _read_pair(directory: Path, prefix: str) -> tuple[np.ndarray, np.ndarray] | 
         raise DatasetError(
             f"{directory}: {len(images)} images but {len(labels)} labels in the {prefix} files"
         )
-    return images.astype(np.uint8), labels.astype(np.int64)
+    if images.shape[1:] != (28, 28):
+        height, width = images.shape[1:]
+        raise DatasetError(f"{images_path}: {width}x{height} images, expected 28x28 (MNIST format)")
+    if images.dtype != np.uint8:
+        raise DatasetError(f"{images_path}: {images.dtype} pixels, expected unsigned bytes")
+    if len(labels) and not (0 <= labels.min() and labels.max() <= 9):
+        raise DatasetError(
+            f"{labels_path}: labels from {labels.min()} to {labels.max()}, expected digits 0-9"
+        )
+    return images, labels.astype(np.int64)
 
 
 def load_idx_dir(directory: str | Path) -> Digits:

@@ -141,3 +141,23 @@ def test_cli_missing_data_dir_is_one_line(tmp_path, capsys):
     assert main(["mnist", "--data", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "does not exist" in err
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "message"),
+    [
+        (np.zeros((5, 32, 32), np.uint8), np.zeros(5, np.uint8), "32x32 images, expected 28x28"),
+        (
+            np.zeros((5, 28, 28), np.uint8),
+            np.full(5, 12, np.uint8),
+            "labels from 12 to 12, expected digits 0-9",
+        ),
+    ],
+)
+def test_idx_files_that_are_not_mnist_are_one_line_errors(
+    tmp_path, capsys, images, labels, message
+):
+    mnist.write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    mnist.write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
+    with pytest.raises(mnist.DatasetError, match=message):
+        mnist.load_idx_dir(tmp_path)
