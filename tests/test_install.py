@@ -1,6 +1,7 @@
 """The package works installed from its wheel, not only from a checkout."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,12 @@ sys.exit(main(["train", "push", "--steps", "400", "--learning-starts", "100",
 
 @pytest.mark.slow
 def test_the_wheel_creates_both_envs_and_trains(tmp_path):
+    source = tmp_path / "source"  # setuptools writes build/ beside the sources: not in the checkout
+    for name in ("pyproject.toml", "README.md", "reward_learning", "envs", "assets"):
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
+        copy(REPO / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
          "-w", str(tmp_path / "wheel"), "-q"],
         check=True, cwd=tmp_path,
     )  # fmt: skip
