@@ -28,9 +28,11 @@ sys.exit(main(["train", "push", "--steps", "400", "--learning-starts", "100",
 @pytest.mark.slow
 def test_the_wheel_creates_both_envs_and_trains(tmp_path):
     source = tmp_path / "source"  # setuptools writes build/ beside the sources: not in the checkout
-    for name in ("pyproject.toml", "README.md", "reward_learning", "envs", "assets"):
-        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
-        copy(REPO / name, source / name)
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    for name in ("reward_learning", "envs", "assets"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
          "-w", str(tmp_path / "wheel"), "-q"],
