@@ -32,7 +32,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize, 
 
 from reward_learning import checkpoint
 from reward_learning.classifier import SuccessClassifier
-from reward_learning.config import save_config
+from reward_learning.config import check_ranges, save_config
 from reward_learning.errors import UserInputError
 from reward_learning.frames import (
     FrameDictReplayBuffer,
@@ -240,11 +240,7 @@ def validate(config: TrainConfig) -> None:
             raise UserInputError(
                 f"--{name.replace('_', '-')} {value!r}: expected one of {', '.join(allowed)}"
             )
-    for name, (low, high) in RANGES.items():
-        value = getattr(config, name)
-        if not low <= value <= high:
-            bounds = f">= {low:g}" if high == float("inf") else f"in [{low:g}, {high:g}]"
-            raise UserInputError(f"--{name.replace('_', '-')} {value}: expected a value {bounds}")
+    check_ranges(config, RANGES)
     entropy = config.ent_coef.removeprefix("auto").removeprefix("_") or "1"
     try:
         valid_entropy = float(entropy) > 0

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reward_learning.errors import UserInputError
+
 T = TypeVar("T")
 
 
@@ -100,3 +102,16 @@ def from_namespace(cls: type[T], namespace: argparse.Namespace, **overrides: Any
 def save_config(config: Any, path: Path) -> None:
     """Write a dataclass config as JSON."""
     path.write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+
+
+def check_ranges(config: Any, ranges: Mapping[str, tuple[float, float]]) -> None:
+    """Refuse a numeric field outside its inclusive ``(low, high)`` range, in one line.
+
+    Raises:
+        UserInputError: names the flag, the value and the range.
+    """
+    for name, (low, high) in ranges.items():
+        value = getattr(config, name)
+        if not low <= value <= high:
+            bounds = f">= {low:g}" if high == float("inf") else f"in [{low:g}, {high:g}]"
+            raise UserInputError(f"--{name.replace('_', '-')} {value}: expected a value {bounds}")

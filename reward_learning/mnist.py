@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from reward_learning import uncertainty
 from reward_learning.active import ActiveLearner
-from reward_learning.config import save_config
+from reward_learning.config import check_ranges, save_config
 from reward_learning.devices import resolve_device
 from reward_learning.errors import UserInputError
 from reward_learning.labels import LabelStore, stored_answers
@@ -421,8 +421,23 @@ def run_strategy(
         )
 
 
+MNIST_RANGES: dict[str, tuple[float, float]] = {
+    "initial": (1, float("inf")),
+    "queries": (1, float("inf")),
+    "rounds": (0, float("inf")),
+    "seeds": (1, 1_000),
+    "n_test": (1, float("inf")),
+    "oracle_error": (0.0, 1.0),
+    "train_steps": (1, float("inf")),
+    "mc_passes": (1, 1_000),
+    "pool_sample": (0, float("inf")),
+}
+"""Allowed ranges (inclusive) of the numeric ``MnistConfig`` fields."""
+
+
 def run_experiment(config: MnistConfig, oracle: Oracle | None = None) -> list[CurvePoint]:
     """Every strategy x seed; writes ``config.json``, ``curves.csv`` and ``curves.png`` to ``out``."""
+    check_ranges(config, MNIST_RANGES)
     strategies = list(dict.fromkeys([*config.strategy, "random"]))
     for strategy in strategies:
         try:

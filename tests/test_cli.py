@@ -24,6 +24,8 @@ def no_display(monkeypatch):
         (["evaluate", "/no/such/run"], "not a run directory"),
         (["mnist", "--data", "/no/such/dir"], "dataset directory /no/such/dir does not exist"),
         (["mnist", "--oracle", "human"], "needs a display"),
+        (["mnist", "--rounds", "-1", "--out", "/tmp/never"], "--rounds -1: expected a value >= 0"),
+        (["mnist", "--oracle-error", "1.5"], "--oracle-error 1.5: expected a value in [0, 1]"),
     ],
 )
 def test_one_line_errors(capsys, no_display, argv, message):
