@@ -344,6 +344,7 @@ class TrainingRun:
         self.model.set_logger(configure(str(self.out / "logs"), ["csv", "tensorboard"]))
         self.classifier_callback: ClassifierCallback | None = None
         self.query_callback: QueryCallback | None = None
+        self._callback_states: dict[str, Any] = {}  # from a checkpoint, for _callbacks()
         if resume:
             self._restore(saved)
 
@@ -401,6 +402,12 @@ class TrainingRun:
                 oracle_negative_share=c.oracle_negative_share, retrain=c.classifier_retrain,
             )  # fmt: skip
             callbacks.append(self.classifier_callback)
+        for name, callback in (
+            ("queries", self.query_callback),
+            ("classifier", self.classifier_callback),
+        ):
+            if callback is not None and name in self._callback_states:
+                callback.load_state_dict(self._callback_states[name])
         eval_env: VecEnv = DummyVecEnv(
             [lambda: Monitor(make_policy_env(c.task, c.policy_input, c.image_size))]
         )
@@ -442,6 +449,10 @@ class TrainingRun:
             stats.mean, stats.var, stats.count = checkpoint.load_obs_stats(saved / OBS_STATS)
         self._earlier_wall = float(state["wall_s"])
         self._earlier_reward = float(state["reward_s"])
+        checkpoint.set_numpy_global_state(state["numpy_global"])
+        if state.get("oracle_rng") and isinstance(self.oracle, SimulatedOracle):
+            self.oracle.rng.bit_generator.state = state["oracle_rng"]
+        self._callback_states = {k: state[k] for k in ("queries", "classifier") if k in state}
         keep_metrics_until(self.out / "metrics.csv", self.model.num_timesteps)
 
     def checkpoint(self) -> Path:
@@ -451,7 +462,20 @@ class TrainingRun:
             files["classifier.pt"] = self.classifier.save
         if isinstance(self.venv, VecNormalize):
             files[OBS_STATS] = functools.partial(checkpoint.save_obs_stats, self.venv)
-        state = {"wall_s": self.wall_seconds(), "reward_s": self.reward_seconds()}
+        state: dict[str, Any] = {
+            "wall_s": self.wall_seconds(),
+            "reward_s": self.reward_seconds(),
+            "numpy_global": checkpoint.numpy_global_state(),
+            "oracle_rng": self.oracle.rng.bit_generator.state
+            if isinstance(self.oracle, SimulatedOracle)
+            else None,
+        }
+        for name, callback in (
+            ("queries", self.query_callback),
+            ("classifier", self.classifier_callback),
+        ):
+            if callback is not None:
+                state[name] = callback.state_dict()
         return checkpoint.save(self.out, self.model.num_timesteps, self.model, files, state)
 
     # -- bookkeeping --------------------------------------------------------------------

@@ -55,6 +55,7 @@ def learner_state(model: Any) -> dict[str, Any]:
     SAC and TQC both expose.
     """
     state: dict[str, Any] = {
+        "torch_rng": torch.get_rng_state(),
         "policy": model.policy.state_dict(),
         "actor_optimizer": model.actor.optimizer.state_dict(),
         "critic_optimizer": model.critic.optimizer.state_dict(),
@@ -68,6 +69,7 @@ def learner_state(model: Any) -> dict[str, Any]:
 def load_learner_state(model: Any, path: Path) -> None:
     """Put a :func:`learner_state` saved at ``path`` into a model built from the same config."""
     state = torch.load(path, map_location=model.device, weights_only=True)
+    torch.set_rng_state(state["torch_rng"].cpu())
     model.policy.load_state_dict(state["policy"])
     model.actor.optimizer.load_state_dict(state["actor_optimizer"])
     model.critic.optimizer.load_state_dict(state["critic_optimizer"])
@@ -78,6 +80,18 @@ def load_learner_state(model: Any, path: Path) -> None:
 
 
 _BUFFER_ARRAYS = ("actions", "rewards", "dones", "timeouts", "frame_keys")
+
+
+def numpy_global_state() -> list[Any]:
+    """NumPy's global random state (SB3 samples replay batches from it), JSON-able."""
+    name, keys, position, has_gauss, cached = np.random.get_state(legacy=True)
+    return [name, np.asarray(keys).tolist(), position, has_gauss, cached]
+
+
+def set_numpy_global_state(state: list[Any]) -> None:
+    """Restore :func:`numpy_global_state`."""
+    name, keys, position, has_gauss, cached = state
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, cached))
 
 
 def buffer_arrays(buffer: Any) -> dict[str, np.ndarray]:

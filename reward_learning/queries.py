@@ -108,6 +108,19 @@ class QueryCallback(BaseCallback):
         """Answers in the store that are not skips (earlier sessions of the run included)."""
         return self.data.n_answers
 
+    def state_dict(self) -> dict[str, int]:
+        """Counters a resumed run continues from (JSON-able)."""
+        return {
+            "last_round": self.last_round,
+            "asked": self.asked,
+            "true_positives": self.true_positives,
+        }
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue from :meth:`state_dict`."""
+        self.last_round, self.asked = state["last_round"], state["asked"]
+        self.true_positives = state["true_positives"]
+
     def _on_step(self) -> bool:
         return True
 

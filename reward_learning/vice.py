@@ -217,6 +217,19 @@ class ClassifierCallback(BaseCallback):
         self.labels_at_update = 0
         self.rng = np.random.default_rng(0)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Counters and the negatives' random stream, for a resumed run (JSON-able)."""
+        return {
+            "last_update": self.last_update,
+            "labels_at_update": self.labels_at_update,
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict`."""
+        self.last_update, self.labels_at_update = state["last_update"], state["labels_at_update"]
+        self.rng.bit_generator.state = state["rng"]
+
     def _due(self) -> bool:
         t = self.num_timesteps
         if t < self.start:

@@ -261,3 +261,26 @@ def test_resume_applies_the_flags_that_can_change_and_refuses_the_rest(tmp_path,
     assert main(["train", "--resume", str(out), "--steps", "300", "--label-budget", "3"]) == 0
     config = agent.load_run_config(out)
     assert (config.steps, config.label_budget, config.reward) == (300, 3, "vice-raq")
+
+
+def test_a_resumed_run_continues_its_counters_and_random_streams(tmp_path):
+    import json
+
+    import torch
+
+    out = tmp_path / "run"
+    first = tiny_run(out, steps=300)
+    first.train()
+    asked = first.query_callback.asked
+    classifier_rng = first.classifier_callback.rng.bit_generator.state
+    oracle_rng = first.oracle.rng.bit_generator.state
+    state = json.loads((checkpoint.latest(out) / "state.json").read_text())
+    assert state["queries"]["asked"] == asked > 0
+    torch.manual_seed(12345)  # anything: the checkpoint's stream must win
+    resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
+    resumed._callbacks()
+    assert resumed.query_callback.asked == asked
+    assert resumed.classifier_callback.rng.bit_generator.state == classifier_rng
+    assert resumed.oracle.rng.bit_generator.state == oracle_rng
+    saved = torch.load(checkpoint.latest(out) / "learner.pt", weights_only=True)["torch_rng"]
+    assert torch.equal(torch.get_rng_state(), saved)
