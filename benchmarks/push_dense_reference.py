@@ -25,7 +25,7 @@ import torch
 from stable_baselines3 import SAC
 
 from benchmarks.report import machine, update_section
-from reward_learning.agent import rollout_success
+from reward_learning.evaluation import rollout_success
 from reward_learning.tasks import make_env
 
 EVAL_EVERY = 2000

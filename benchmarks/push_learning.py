@@ -25,14 +25,9 @@ import numpy as np
 from benchmarks.aggregate import iqm_interval
 from benchmarks.learning_diagnostics import PushRewardDiagnostics
 from benchmarks.report import machine, update_section
-from reward_learning.agent import (
-    REWARD_MODES,
-    TrainConfig,
-    TrainingRun,
-    load_run_config,
-    read_metrics,
-    task_config,
-)
+from reward_learning.agent import TrainingRun
+from reward_learning.metrics import read_metrics
+from reward_learning.run_config import REWARD_MODES, TrainConfig, load_run_config, task_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

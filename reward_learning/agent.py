@@ -1,30 +1,24 @@
-"""SB3 SAC on a learned reward: the training run behind ``reward-learning train``.
+"""SAC or TQC on a learned reward: the training run behind ``reward-learning train``.
 
 The policy reads the state vector (fast on a CPU) or the image (a CNN, for GPU users); the
 reward only ever reads images. Everything the method adds to SAC is a callback: classifier
 updates (:mod:`reward_learning.vice`), success queries (:mod:`reward_learning.queries`),
-evaluation, checkpoints and the metrics file.
+evaluation, checkpoints (:mod:`reward_learning.checkpoint`) and the metrics file.
 """
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
-from sb3_contrib import TQC
-from stable_baselines3 import SAC
-from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.monitor import Monitor
@@ -32,31 +26,28 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize, 
 
 from reward_learning import checkpoint
 from reward_learning.classifier import SuccessClassifier
-from reward_learning.config import check_ranges, save_config
+from reward_learning.config import save_config
 from reward_learning.errors import UserInputError
+from reward_learning.evaluation import record_video, rollout
 from reward_learning.frames import (
-    FrameDictReplayBuffer,
-    FrameNStepReplayBuffer,
     FrameRecorder,
-    FrameReplayBuffer,
     FrameStore,
 )
 from reward_learning.goals import load_goal_images, render_goals
 from reward_learning.labels import LabelStore
+from reward_learning.learners import OBS_STATS, STATE_KEYS, make_learner
+from reward_learning.metrics import append_metrics, keep_metrics_until, plot_metrics, read_metrics
 from reward_learning.oracles import (
     GroundTruthTap,
     LaterOracle,
     Oracle,
     SimulatedOracle,
-    require_display,
     success_window_oracle,
 )
-from reward_learning.queries import QUERY_STRATEGIES, QueryCallback
-from reward_learning.tasks import POLICY_INPUTS, TASKS, make_env, make_policy_env, policy_view
+from reward_learning.queries import QueryCallback
+from reward_learning.run_config import TrainConfig, validate
+from reward_learning.tasks import make_env, make_policy_env, policy_view
 from reward_learning.vice import (
-    POLICY_NEGATIVES,
-    RETRAIN_MODES,
-    REWARD_FORMS,
     ClassifierCallback,
     ClassifierData,
     ClassifierReward,
@@ -64,205 +55,6 @@ from reward_learning.vice import (
     PixelL2Reward,
     RewardFn,
 )
-
-REWARD_MODES: tuple[str, ...] = ("vice-raq", "vice", "classifier", "sparse", "pixel-l2")
-ORACLES: tuple[str, ...] = ("simulated", "human", "later")
-TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
-    "task": TASKS,
-    "reward": REWARD_MODES,
-    "oracle": ORACLES,
-    "query_strategy": QUERY_STRATEGIES,
-    "policy_input": POLICY_INPUTS,
-    "policy_negatives": POLICY_NEGATIVES,
-    "classifier_retrain": RETRAIN_MODES,
-    "reward_form": REWARD_FORMS,
-    "algo": ("sac", "tqc"),
-}
-
-
-@dataclass
-class TrainConfig:
-    """One training run (the ``reward-learning train`` command)."""
-
-    task: str = "push"
-    """The task: push or drape (drape has its own defaults for steps, learning_rate and
-    gradient_steps: TASK_SETTINGS)."""
-    reward: str = "vice-raq"
-    """vice-raq (classifier + queries), vice (no queries), classifier (trained once, frozen),
-    sparse (ground-truth success, the upper reference) or pixel-l2 (distance to the mean goal)."""
-    oracle: str = "simulated"
-    """Who answers success queries: simulated (reads the simulator's ground truth), human (an
-    OpenCV window; needs a display) or later (frames are saved for `reward-learning label`)."""
-    oracle_error: float = 0.0
-    """Probability that the simulated oracle answers wrongly."""
-    steps: int = 20_000
-    """Env steps of training (drape: 50,000). Push at the defaults: 100% at 10k on four of five
-    seeds; seed 0 reached 100% at 15k (benchmarks/README.md)."""
-    goals: int = 20
-    """Goal images rendered from random success states (when --goal-dir is unset)."""
-    goal_dir: str | None = None
-    """Folder of PNG/JPEG goal images to use instead of rendered ones."""
-    queries_every: int = 1000
-    """Env steps between query rounds."""
-    queries_per_round: int = 2
-    """Frames asked per round."""
-    label_budget: int = 40
-    """Total success labels the run may ask for."""
-    query_strategy: str = "most-likely-success"
-    """most-likely-success (the paper's), least-confident, entropy or bald."""
-    classifier_every: int = 1000
-    """Env steps between classifier updates (VICE)."""
-    classifier_steps: int = 20
-    """Adam steps per classifier update (warm retraining; the first update takes 200)."""
-    classifier_retrain: str = "warm"
-    """warm (each update continues training) or scratch (each update retrains from the seeded
-    initial weights for 200 steps, so the classifier does not sharpen update by update)."""
-    policy_negatives: str = "exploration"
-    """vice-raq's failures besides the oracle's: exploration (frames of the random-action phase;
-    the classifier then changes only when answers arrive) or replay (VICE's: the whole buffer,
-    the latest policy included; measured worse, see benchmarks/README.md). The vice mode always
-    uses replay, as published."""
-    oracle_negative_share: float = 0.5
-    """Share of the classifier's negatives drawn from frames the oracle called failure (at
-    most; the rest are policy frames). 0 draws them as often as any single policy frame."""
-    reward_form: str = "log-p"
-    """The learned reward: log-p (log p(success), floored at -10) or logit (VICE-RAQ's: the
-    classifier's logit, clipped to [-10, 10]; it keeps rising inside the goal region, where log p
-    is flat, but ended lower on Push over three seeds: benchmarks/README.md)."""
-    reward_scale: float = 1.0
-    """Multiplies the learned reward."""
-    label_smoothing: float = 0.0
-    """Classifier targets become eps/2 and 1 - eps/2 (SERL): bounds how far a confident
-    classifier pushes the reward of policy frames down."""
-    gradient_steps: int = 2
-    """SAC gradient steps per env step (drape: 1). 2 on Push: 88% over six seeds at 20k against
-    42% over three with 1, at about 1.6x the wall time (benchmarks/README.md)."""
-    algo: str = "sac"
-    """The policy's learner: sac (Stable-Baselines3) or tqc (sb3-contrib's truncated quantile
-    critics; same API, five distributional critics)."""
-    ent_coef: str = "auto"
-    """Entropy coefficient: auto (learned, starting at 1.0), auto_X (learned, starting at X) or
-    a fixed number (SB3's convention)."""
-    gamma: float = 0.99
-    """Discount factor."""
-    n_steps: int = 1
-    """n-step returns for the critics (1: SAC's one-step targets); state policies only."""
-    normalize_obs: bool = True
-    """Normalize the policy's state vector by its running mean and variance (SB3's VecNormalize,
-    RL Zoo's `normalize`); the statistics go with every checkpoint. On Push it took seeds 1 and 2
-    from 24% and 38% to 100% at 10k (benchmarks/README.md)."""
-    learning_rate: float = 1e-3
-    """Adam learning rate of SAC's actor, critics and entropy coefficient (drape: 3e-4). On Push
-    SB3's 3e-4 learned in 20k steps on fewer seeds, even from a hand-made dense reward
-    (benchmarks/README.md)."""
-    image_size: int = 48
-    """Side of the images the reward sees, in pixels (VICE-RAQ used 48)."""
-    policy_input: str = "state"
-    """state (MLP, fast on CPU) or image (CNN; for GPU users)."""
-    learning_starts: int = 1000
-    """Random-action steps before SAC and the classifier start."""
-    eval_every: int = 2500
-    """Env steps between evaluations."""
-    eval_episodes: int = 50
-    """Episodes per evaluation (ground-truth success at the episode's end); with 20 a 65% policy
-    reads anywhere from 45% to 85% (a binomial 95% interval), with 50 from 52% to 78%."""
-    seed: int = 0
-    """Seed of env, SAC, classifier and goals."""
-    device: str = "auto"
-    """auto, cpu or cuda."""
-    threads: int = 1
-    """Torch threads of this run (torch's default is one per core, which collapsed two runs
-    sharing a machine about 50x: benchmarks/README.md)."""
-    progress: bool = True
-    """Show SB3's progress bar."""
-    video: bool = True
-    """Record a video of the final policy (policy.mp4)."""
-    out: str = "runs/push"
-    """Run directory (the command line's default: runs/TASK); a new run refuses one that holds
-    a run (--resume or --overwrite)."""
-
-
-ALGOS: dict[str, type[SAC] | type[TQC]] = {"sac": SAC, "tqc": TQC}
-
-OBS_STATS = "obs_stats.npz"  # a checkpoint's observation statistics (normalize_obs)
-STATE_KEYS: dict[str, list[str] | None] = {"state": None, "image": ["state"]}
-"""What VecNormalize normalizes: the whole (flat) observation, or a dict's state vector."""
-
-TASK_SETTINGS: dict[str, dict[str, Any]] = {
-    "push": {},
-    "drape": {"steps": 50_000, "learning_rate": 3e-4, "gradient_steps": 1, "normalize_obs": False},
-}
-"""Each task's departures from ``TrainConfig``'s defaults, as RL Zoo keeps hyperparameters per
-env. Drape: SAC's learning rate of 1e-3 reached 65% and 100% and then fell to 20% and 25% by
-50k, where 3e-4 ended at 100%, 35% and 100%; two gradient steps per env step and normalized
-observations are unmeasured there (benchmarks/README.md)."""
-
-
-RESUMABLE: tuple[str, ...] = (
-    "steps", "label_budget", "oracle", "oracle_error", "eval_every", "eval_episodes",
-    "threads", "device", "progress", "video",
-)  # fmt: skip
-"""The settings a resumed run may change; the rest define the run."""
-
-RANGES: dict[str, tuple[float, float]] = {
-    "steps": (1, float("inf")),
-    "goals": (1, 10_000),
-    "queries_every": (1, float("inf")),
-    "queries_per_round": (1, 1_000),
-    "label_budget": (0, float("inf")),
-    "classifier_every": (1, float("inf")),
-    "classifier_steps": (1, float("inf")),
-    "oracle_error": (0.0, 1.0),
-    "oracle_negative_share": (0.0, 0.99),
-    "reward_scale": (1e-6, 1e6),
-    "label_smoothing": (0.0, 0.99),
-    "gradient_steps": (1, 1_000),
-    "gamma": (0.0, 1.0),
-    "n_steps": (1, 100),
-    "learning_rate": (1e-8, 1.0),
-    "image_size": (16, 512),
-    "learning_starts": (0, float("inf")),
-    "eval_every": (1, float("inf")),
-    "eval_episodes": (1, 10_000),
-    "threads": (1, 1_024),
-}
-"""Allowed ranges (inclusive) of the numeric ``TrainConfig`` fields."""
-
-
-def validate(config: TrainConfig) -> None:
-    """Check every choice and range of a config before any work starts.
-
-    Raises:
-        UserInputError: one line naming the field, the value, what is allowed.
-    """
-    for name, allowed in TRAIN_CHOICES.items():
-        value = getattr(config, name)
-        if value not in allowed:
-            raise UserInputError(
-                f"--{name.replace('_', '-')} {value!r}: expected one of {', '.join(allowed)}"
-            )
-    check_ranges(config, RANGES)
-    entropy = config.ent_coef.removeprefix("auto").removeprefix("_") or "1"
-    try:
-        valid_entropy = float(entropy) > 0
-    except ValueError:
-        valid_entropy = False
-    if not valid_entropy:
-        raise UserInputError(
-            f"--ent-coef {config.ent_coef!r}: expected auto, auto_X or a number X, with X > 0"
-        )
-    if config.n_steps > 1 and config.policy_input != "state":
-        raise UserInputError(
-            f"--n-steps {config.n_steps}: n-step returns need --policy-input state "
-            "(SB3 has no n-step buffer for dict observations)"
-        )
-    if config.oracle == "human":
-        require_display()
-
-
-def task_config(task: str, **values: Any) -> TrainConfig:
-    """The ``TrainConfig`` of ``task``: its ``TASK_SETTINGS``, then ``values`` over them."""
-    return TrainConfig(task=task, **{**TASK_SETTINGS.get(task, {}), **values})
 
 
 class MetricsCallback(BaseCallback):
@@ -602,189 +394,3 @@ def prepare_run_dir(out: Path, overwrite: bool) -> None:
             )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-
-
-def make_learner(config: TrainConfig, env: gym.Env[Any, Any] | VecEnv) -> SAC | TQC:
-    """The policy's learner for ``env``, built from the config alone (checkpoints hold tensors)."""
-    c = config
-    state = c.policy_input == "state"
-    return ALGOS[c.algo](
-        "MlpPolicy" if state else "MultiInputPolicy",
-        env,
-        # Image policies keep 2 images per transition: about 14 KB each at 48 px.
-        buffer_size=1_000_000 if state else 100_000,
-        replay_buffer_class=(
-            FrameDictReplayBuffer if not state
-            else FrameNStepReplayBuffer if c.n_steps > 1
-            else FrameReplayBuffer
-        ),
-        replay_buffer_kwargs={"n_steps": c.n_steps, "gamma": c.gamma} if c.n_steps > 1 else None,
-        learning_starts=c.learning_starts,
-        gradient_steps=c.gradient_steps,
-        gamma=c.gamma,
-        ent_coef=c.ent_coef,
-        learning_rate=c.learning_rate,
-        policy_kwargs={"net_arch": [256, 256]},
-        seed=c.seed,
-        device=c.device,
-        verbose=0,
-    )  # fmt: skip
-
-
-def keep_metrics_until(path: Path, step: int) -> None:
-    """Drop the ``metrics.csv`` rows after ``step`` (written after the checkpoint resumed from)."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = lines[:1] + [line for line in lines[1:] if float(line.split(",", 1)[0]) <= step]
-    checkpoint.atomic_write(path, "".join(kept).encode())
-
-
-def append_metrics(path: Path, row: dict[str, float]) -> None:
-    """One row of ``metrics.csv`` (the header first when the file is new)."""
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
-def read_metrics(path: Path) -> list[dict[str, float]]:
-    """Rows of ``metrics.csv`` as floats; empty when there is none yet."""
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def plot_metrics(run_dir: Path) -> Path | None:
-    """``success.png``: ground-truth success rate and labels used vs env steps."""
-    rows = read_metrics(run_dir / "metrics.csv")
-    if not rows:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = [r["step"] for r in rows]
-    fig, (ax, ax_return) = plt.subplots(1, 2, figsize=(10, 4))
-    ax.plot(steps, [r["success_rate"] for r in rows], "o-", label="success rate")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("env steps")
-    ax.set_ylabel("ground-truth success rate")
-    labels_ax = ax.twinx()
-    labels_ax.plot(steps, [r["labels"] for r in rows], "--", color="tab:gray", label="labels used")
-    labels_ax.set_ylabel("oracle labels used")
-    ax.grid(alpha=0.3)
-    ax_return.plot(steps, [r["eval_return"] for r in rows], "o-", color="tab:green")
-    ax_return.set_xlabel("env steps")
-    ax_return.set_ylabel("eval return (env reward = success per step)")
-    ax_return.grid(alpha=0.3)
-    fig.suptitle(run_dir.name)
-    fig.tight_layout()
-    path = run_dir / "success.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def rollout(
-    model: BaseAlgorithm, env: gym.Env[Any, Any], episodes: int, seed: int = 1_000
-) -> tuple[float, float]:
-    """Ground-truth success rate and mean env return of the deterministic policy.
-
-    Episode ``k`` starts from ``env.reset(seed=seed + k)``; the caller owns (and closes) ``env``.
-    """
-    successes, total = 0, 0.0
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=seed + episode)
-        done, info = False, dict[str, Any]()
-        while not done:
-            action, _ = model.predict(obs, deterministic=True)
-            obs, reward, terminated, truncated, info = env.step(action)
-            total += float(reward)
-            done = terminated or truncated
-        successes += bool(info["is_success"])
-    return successes / episodes, total / episodes
-
-
-def rollout_success(
-    model: BaseAlgorithm, env: gym.Env[Any, Any], episodes: int, seed: int = 1_000
-) -> float:
-    """Ground-truth success rate of the deterministic policy (see :func:`rollout`)."""
-    return rollout(model, env, episodes, seed)[0]
-
-
-def record_video(
-    model: BaseAlgorithm,
-    config: TrainConfig,
-    path: Path,
-    obs_stats: tuple[np.ndarray, np.ndarray] | None = None,
-    episodes: int = 3,
-    size: int = 256,
-) -> Path:
-    """An MP4 of the deterministic policy (``view`` camera, ``size`` pixels), ``episodes`` episodes."""
-    import imageio.v2 as imageio
-
-    env = make_policy_env(
-        config.task, config.policy_input, config.image_size, obs_stats,
-        render_mode="rgb_array", render_size=size,
-    )  # fmt: skip
-    frames: list[np.ndarray] = []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=2_000 + episode)
-        done = False
-        while not done:
-            frames.append(np.asarray(env.render()))
-            action, _ = model.predict(obs, deterministic=True)
-            obs, _, terminated, truncated, _ = env.step(action)
-            done = terminated or truncated
-        frames.append(np.asarray(env.render()))
-    env.close()
-    # imageio's type stubs do not list the ffmpeg plugin's keyword arguments.
-    imageio.mimsave(path, np.stack(frames), fps=env.metadata["render_fps"], macro_block_size=1)  # type: ignore[call-overload]
-    return path
-
-
-def load_run_config(run_dir: str | Path) -> TrainConfig:
-    """The ``config.json`` of a run directory, its ``out`` set to where the directory is now."""
-    path = Path(run_dir) / "config.json"
-    if not path.exists():
-        raise UserInputError(f"{run_dir} is not a run directory (no config.json)")
-    try:
-        values = json.loads(path.read_text())
-        config = TrainConfig(**values)
-    except (json.JSONDecodeError, TypeError) as error:
-        raise UserInputError(
-            f"{path} is not a run's config ({error}): the run is damaged"
-        ) from error
-    config.out = str(run_dir)
-    return config
-
-
-def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dict[str, Any]:
-    """Success rate of a saved run's policy over fresh episodes (and a video)."""
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir)
-    saved = checkpoint.latest(run_dir)
-    if saved is None:
-        raise UserInputError(
-            f"{run_dir} has no checkpoint yet (the first comes with the first evaluation)"
-        )
-    obs_stats = None
-    if config.normalize_obs:
-        mean, var, _ = checkpoint.load_obs_stats(saved / OBS_STATS)
-        obs_stats = (mean, var)
-    env = make_policy_env(config.task, config.policy_input, config.image_size, obs_stats)
-    try:
-        model = make_learner(config, env)
-        checkpoint.load_learner_state(model, saved / "learner.pt")
-        result: dict[str, Any] = {"run": str(run_dir), "episodes": episodes}
-        result["success_rate"] = rollout_success(model, env, episodes)
-    finally:
-        env.close()
-    if video:
-        result["video"] = str(record_video(model, config, run_dir / "policy.mp4", obs_stats))
-    return result

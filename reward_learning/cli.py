@@ -40,14 +40,14 @@ def _collect_goals(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from reward_learning import agent
+    from reward_learning import agent, run_config
 
-    fields = vars(agent.TrainConfig())
+    fields = vars(run_config.TrainConfig())
     given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     if args.resume is not None:
-        config = agent.load_run_config(args.resume)
+        config = run_config.load_run_config(args.resume)
         for name, value in given.items():
-            if name not in agent.RESUMABLE and value != getattr(config, name):
+            if name not in run_config.RESUMABLE and value != getattr(config, name):
                 raise UserInputError(
                     f"--{name.replace('_', '-')} cannot change when a run resumes (it was "
                     f"{getattr(config, name)!r}); start a new run with --out to change it"
@@ -60,7 +60,7 @@ def _train(args: argparse.Namespace) -> None:
                 "name a task (e.g. `reward-learning train push`) or --resume RUN_DIR"
             )
         given.setdefault("out", f"runs/{args.task}")
-        run = agent.TrainingRun(agent.task_config(**given), overwrite=args.overwrite)
+        run = agent.TrainingRun(run_config.task_config(**given), overwrite=args.overwrite)
     try:
         summary = run.train()
     except KeyboardInterrupt:
@@ -91,7 +91,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from reward_learning.agent import evaluate
+    from reward_learning.evaluation import evaluate
 
     result = evaluate(args.run_dir, args.episodes, video=args.video)
     print(
@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     goals.add_argument("--out", default=None, help="output folder (default: goals/TASK)")
     goals.set_defaults(run=_collect_goals)
 
-    from reward_learning.agent import TRAIN_CHOICES, TrainConfig
+    from reward_learning.run_config import TRAIN_CHOICES, TrainConfig
 
     train = commands.add_parser("train", help="SAC on a learned reward (VICE-RAQ by default)")
     train.add_argument("task", nargs="?", choices=TASKS, help="the task (omit with --resume)")

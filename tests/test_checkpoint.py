@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reward_learning import agent, checkpoint
+from reward_learning import agent, checkpoint, evaluation, metrics, run_config
 from reward_learning.cli import main
 from reward_learning.errors import UserInputError
 from tests.conftest import TINY
@@ -59,7 +59,7 @@ elif moment == "checkpoint-write":
         if str(path).endswith("replay.npz"):
             kill_on(3)  # inside the third checkpoint (step 450), after its replay buffer
     checkpoint.np.savez = savez
-config = agent.TrainConfig(out=out, **{**TINY, "steps": 600})
+config = run_config.TrainConfig(out=out, **{**TINY, "steps": 600})
 agent.TrainingRun(config).train()
 """
 
@@ -82,10 +82,10 @@ def test_a_run_killed_at_any_moment_resumes_without_losing_a_label(tmp_path, mom
     steps_saved = checkpoint.read_state(saved)["step"]
     assert steps_saved in (300, 450)  # the last whole checkpoint: one evaluation interval lost
     labels_before = [(a.id, a.label) for a in agent.TrainingRun(
-        agent.load_run_config(out), resume=True
+        run_config.load_run_config(out), resume=True
     ).store.answers(include_skipped=True)]  # fmt: skip
     assert labels_before
-    resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
+    resumed = agent.TrainingRun(run_config.load_run_config(out), resume=True)
     assert resumed.model.num_timesteps == steps_saved
     assert resumed.labels_used == len([label for _, label in labels_before if label is not None])
     summary = resumed.train()
@@ -94,7 +94,7 @@ def test_a_run_killed_at_any_moment_resumes_without_losing_a_label(tmp_path, mom
     assert [(a.id, a.label) for a in answers][: len(labels_before)] == labels_before
     hashes = resumed.store.db.execute("SELECT image_hash FROM labels").fetchall()
     assert len(hashes) == len(set(hashes))  # no frame asked twice
-    steps = [r["step"] for r in agent.read_metrics(out / "metrics.csv")]
+    steps = [r["step"] for r in metrics.read_metrics(out / "metrics.csv")]
     assert steps == [150, 300, 450, 600]  # continuous, no row twice
     assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-600"]
 
@@ -121,12 +121,12 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
     assert "Traceback" not in stderr
     step = checkpoint.read_state(checkpoint.latest(out))["step"]
     assert step >= 150
-    resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
+    resumed = agent.TrainingRun(run_config.load_run_config(out), resume=True)
     assert resumed.model.num_timesteps == step
 
 
 def tiny_run(out, **overrides):
-    return agent.TrainingRun(agent.TrainConfig(out=str(out), **{**TINY, **overrides}))
+    return agent.TrainingRun(run_config.TrainConfig(out=str(out), **{**TINY, **overrides}))
 
 
 def tree(path):
@@ -148,9 +148,9 @@ def test_moved_and_copied_runs_resume_in_their_own_directory(tmp_path, monkeypat
     assert tree(moved / "run") == before  # the original is untouched
     assert not any(elsewhere.iterdir())  # nothing written where the command ran
     assert checkpoint.read_state(checkpoint.latest(copy))["step"] == 300
-    labels = agent.TrainingRun(agent.load_run_config(copy), resume=True).labels_used
+    labels = agent.TrainingRun(run_config.load_run_config(copy), resume=True).labels_used
     assert labels >= len(
-        agent.TrainingRun(agent.load_run_config(moved / "run"), resume=True).store.answers()
+        agent.TrainingRun(run_config.load_run_config(moved / "run"), resume=True).store.answers()
     )
 
 
@@ -166,8 +166,8 @@ def test_a_second_run_into_one_directory_is_refused_and_overwrite_starts_clean(t
     assert main(["train", "push", "--out", str(out), *flags]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert main(["train", "push", "--out", str(out), "--overwrite", *flags]) == 0
-    assert agent.read_metrics(out / "metrics.csv")[0]["step"] == 150
-    assert len(agent.read_metrics(out / "metrics.csv")) == 1
+    assert metrics.read_metrics(out / "metrics.csv")[0]["step"] == 150
+    assert len(metrics.read_metrics(out / "metrics.csv")) == 1
 
 
 class Payload:
@@ -184,15 +184,15 @@ def test_a_crafted_run_directory_runs_no_code(tmp_path):
     marker = tmp_path / "pwned"
     for name in ("sac.zip", "replay.pkl", "checkpoint-150/replay.pkl"):
         (out / name).write_bytes(pickle.dumps(Payload(marker)))
-    agent.evaluate(out, episodes=1, video=False)
-    resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
+    evaluation.evaluate(out, episodes=1, video=False)
+    resumed = agent.TrainingRun(run_config.load_run_config(out), resume=True)
     resumed.config.steps = 300
     resumed.train()
     assert not marker.exists()
     # and a pickle where a checkpoint's arrays live is refused, not run
     (out / checkpoint.latest(out).name / "replay.npz").write_bytes(pickle.dumps(Payload(marker)))
     with pytest.raises(Exception):  # noqa: B017 (numpy refuses in its own words)
-        agent.TrainingRun(agent.load_run_config(out), resume=True)
+        agent.TrainingRun(run_config.load_run_config(out), resume=True)
     assert not marker.exists()
 
 
@@ -217,7 +217,7 @@ def test_a_full_disk_during_a_checkpoint_is_one_line_and_the_previous_one_resume
     monkeypatch.undo()
     assert checkpoint.read_state(checkpoint.latest(out))["step"] == 150
     assert not list(out.glob("*.partial"))
-    resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
+    resumed = agent.TrainingRun(run_config.load_run_config(out), resume=True)
     assert resumed.model.num_timesteps == 150
     assert np.isfinite(resumed.model.replay_buffer.rewards[:150]).all()
 
@@ -228,13 +228,16 @@ def test_normalized_observations_resume_and_evaluate_with_their_statistics(tmp_p
     run.train()
     mean, var = run.obs_stats()
     assert mean.shape == (4,) and np.all(var > 0)
-    resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
+    resumed = agent.TrainingRun(run_config.load_run_config(out), resume=True)
     np.testing.assert_allclose(resumed.obs_stats()[0], mean)
-    assert agent.evaluate(out, episodes=1, video=False)["success_rate"] in (0.0, 1.0)
+    assert evaluation.evaluate(out, episodes=1, video=False)["success_rate"] in (0.0, 1.0)
     image = tiny_run(tmp_path / "image", steps=150, policy_input="image")
     image.train()  # an image policy normalizes the state beside the image
     assert image.obs_stats()[0].shape == (4,)
-    assert agent.evaluate(tmp_path / "image", episodes=1, video=False)["success_rate"] in (0, 1)
+    assert evaluation.evaluate(tmp_path / "image", episodes=1, video=False)["success_rate"] in (
+        0,
+        1,
+    )
 
 
 def test_a_run_shorter_than_the_evaluation_interval_evaluates_once_at_its_end(tmp_path):
@@ -242,7 +245,7 @@ def test_a_run_shorter_than_the_evaluation_interval_evaluates_once_at_its_end(tm
 
     out = tmp_path / "run"
     tiny_run(out, steps=120).train()  # evaluations every 150 steps
-    assert [r["step"] for r in agent.read_metrics(out / "metrics.csv")] == [120]
+    assert [r["step"] for r in metrics.read_metrics(out / "metrics.csv")] == [120]
     assert (out / "success.png").exists()
 
     def refuse(constant):
@@ -259,7 +262,7 @@ def test_resume_applies_the_flags_that_can_change_and_refuses_the_rest(tmp_path,
     err = capsys.readouterr().err
     assert "--reward cannot change when a run resumes (it was 'vice-raq')" in err
     assert main(["train", "--resume", str(out), "--steps", "300", "--label-budget", "3"]) == 0
-    config = agent.load_run_config(out)
+    config = run_config.load_run_config(out)
     assert (config.steps, config.label_budget, config.reward) == (300, 3, "vice-raq")
 
 
@@ -277,7 +280,7 @@ def test_a_resumed_run_continues_its_counters_and_random_streams(tmp_path):
     state = json.loads((checkpoint.latest(out) / "state.json").read_text())
     assert state["queries"]["asked"] == asked > 0
     torch.manual_seed(12345)  # anything: the checkpoint's stream must win
-    resumed = agent.TrainingRun(agent.load_run_config(out), resume=True)
+    resumed = agent.TrainingRun(run_config.load_run_config(out), resume=True)
     resumed._callbacks()
     assert resumed.query_callback.asked == asked
     assert resumed.classifier_callback.rng.bit_generator.state == classifier_rng

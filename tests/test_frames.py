@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from reward_learning import agent
+from reward_learning import agent, run_config
 from reward_learning.frames import FrameRecorder, FrameStore, relabel
 from reward_learning.tasks import make_env
 from tests.conftest import TINY
@@ -46,7 +46,7 @@ class BrightnessReward:
 
 
 def tiny_run(tmp_path, **overrides):
-    config = agent.TrainConfig(out=str(tmp_path / "run"), **{**TINY, **overrides})
+    config = run_config.TrainConfig(out=str(tmp_path / "run"), **{**TINY, **overrides})
     return agent.TrainingRun(config)
 
 
@@ -87,7 +87,7 @@ def test_resumed_runs_continue_frame_keys_without_reuse(tmp_path, algo):
     first.train()
     asked = {a.key for a in first.store.answers(include_skipped=True)}
     assert first.frames.size == 200 and asked
-    config = agent.load_run_config(tmp_path / "run")
+    config = run_config.load_run_config(tmp_path / "run")
     config.steps = 400
     second = agent.TrainingRun(config, resume=True)
     assert second.frames.size == 200

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from reward_learning import agent
+from reward_learning import agent, evaluation, metrics, run_config
 from reward_learning.classifier import SuccessClassifier
 from reward_learning.cli import main
 from reward_learning.config import save_config
@@ -145,7 +145,7 @@ def test_tap_hides_ground_truth_and_answers_only_asked_keys():
 
 
 def tiny_run(tmp_path, reward, task="push", **overrides):
-    config = agent.TrainConfig(
+    config = run_config.TrainConfig(
         task=task, reward=reward, out=str(tmp_path / reward), **{**TINY, **overrides}
     )
     return agent.TrainingRun(config)
@@ -267,7 +267,7 @@ def test_answers_are_stored_before_they_are_used_and_undo_retracts(tmp_path):
 
 @pytest.mark.parametrize(
     ("task", "reward", "overrides"),
-    [("push", reward, {}) for reward in agent.REWARD_MODES]
+    [("push", reward, {}) for reward in run_config.REWARD_MODES]
     + [("drape", "vice-raq", {}), ("push", "vice-raq", {"classifier_retrain": "scratch"})],
 )
 def test_end_to_end_run_writes_every_output(tmp_path, task, reward, overrides):
@@ -294,13 +294,13 @@ def test_end_to_end_run_writes_every_output(tmp_path, task, reward, overrides):
         assert (out / name).exists(), name
     assert list((out / "logs").glob("events.out.tfevents.*"))
     assert summary["steps"] == 300
-    rows = agent.read_metrics(out / "metrics.csv")
+    rows = metrics.read_metrics(out / "metrics.csv")
     assert [r["step"] for r in rows] == [150, 300]
     if reward == "vice-raq":
         assert summary["labels"] > 0
         # Ground truth reached learning only through the oracle, for the frames it was asked about.
         assert run.tap.lookups == len(run.store.answers(include_skipped=True))
-        evaluated = agent.evaluate(out, episodes=2, video=False)
+        evaluated = evaluation.evaluate(out, episodes=2, video=False)
         assert evaluated["success_rate"] in (0.0, 0.5, 1.0)
 
 
@@ -309,7 +309,7 @@ def test_resume_continues_steps_and_keeps_every_label(tmp_path):
     first.train()
     labels = [(a.id, a.label) for a in first.store.answers()]
     assert labels
-    config = agent.load_run_config(tmp_path / "vice-raq")
+    config = run_config.load_run_config(tmp_path / "vice-raq")
     config.steps = 400
     second = agent.TrainingRun(config, resume=True)
     assert second.model.num_timesteps == 200
@@ -321,10 +321,10 @@ def test_resume_continues_steps_and_keeps_every_label(tmp_path):
 
 
 def test_each_task_gets_its_own_settings_and_flags_win_on_the_command_line(tmp_path, monkeypatch):
-    assert agent.task_config("push") == agent.TrainConfig()
-    drape = agent.task_config("drape")
+    assert run_config.task_config("push") == run_config.TrainConfig()
+    drape = run_config.task_config("drape")
     assert (drape.steps, drape.learning_rate, drape.gradient_steps) == (50_000, 3e-4, 1)
-    assert agent.task_config("push").normalize_obs and not drape.normalize_obs
+    assert run_config.task_config("push").normalize_obs and not drape.normalize_obs
     built = []
 
     def capture(config, **kwargs):

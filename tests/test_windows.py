@@ -196,12 +196,12 @@ def test_no_display_fails_at_once(monkeypatch):
 
 
 def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(display, tmp_path):
-    from reward_learning import agent
+    from reward_learning import agent, run_config
     from reward_learning.cli import main
     from reward_learning.labels import LabelStore
 
     settings = {**TINY, "steps": 200, "eval_every": 200, "queries_per_round": 2}
-    config = agent.TrainConfig(
+    config = run_config.TrainConfig(
         reward="vice-raq", oracle="later", out=str(tmp_path / "run"), **settings
     )
     agent.TrainingRun(config).train()
@@ -212,7 +212,7 @@ def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(di
     thread.join()
     assert store.pending() == []
     assert [(a.label, a.source) for a in store.answers()] == [(1, "human"), (0, "human")]
-    resumed = agent.TrainingRun(agent.load_run_config(tmp_path / "run"), resume=True)
+    resumed = agent.TrainingRun(run_config.load_run_config(tmp_path / "run"), resume=True)
     assert resumed.labels_used == 2
 
 

@@ -1,0 +1,67 @@
+"""A run's ``metrics.csv`` (a row per evaluation) and its plot, ``success.png``."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from reward_learning import checkpoint
+
+
+def keep_metrics_until(path: Path, step: int) -> None:
+    """Drop the ``metrics.csv`` rows after ``step`` (written after the checkpoint resumed from)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if float(line.split(",", 1)[0]) <= step]
+    checkpoint.atomic_write(path, "".join(kept).encode())
+
+
+def append_metrics(path: Path, row: dict[str, float]) -> None:
+    """One row of ``metrics.csv`` (the header first when the file is new)."""
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def read_metrics(path: Path) -> list[dict[str, float]]:
+    """Rows of ``metrics.csv`` as floats; empty when there is none yet."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def plot_metrics(run_dir: Path) -> Path | None:
+    """``success.png``: ground-truth success rate and labels used vs env steps."""
+    rows = read_metrics(run_dir / "metrics.csv")
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["step"] for r in rows]
+    fig, (ax, ax_return) = plt.subplots(1, 2, figsize=(10, 4))
+    ax.plot(steps, [r["success_rate"] for r in rows], "o-", label="success rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("ground-truth success rate")
+    labels_ax = ax.twinx()
+    labels_ax.plot(steps, [r["labels"] for r in rows], "--", color="tab:gray", label="labels used")
+    labels_ax.set_ylabel("oracle labels used")
+    ax.grid(alpha=0.3)
+    ax_return.plot(steps, [r["eval_return"] for r in rows], "o-", color="tab:green")
+    ax_return.set_xlabel("env steps")
+    ax_return.set_ylabel("eval return (env reward = success per step)")
+    ax_return.grid(alpha=0.3)
+    fig.suptitle(run_dir.name)
+    fig.tight_layout()
+    path = run_dir / "success.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
