@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
-from stable_baselines3.common.logger import configure
+from stable_baselines3.common.logger import Logger, make_output_format
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize, VecTransposeImage
 
@@ -134,12 +134,12 @@ class TrainingRun:
             )
         self.oracle = oracle or self._oracle()
         self.model = make_learner(config, self.venv)
-        self.model.set_logger(configure(str(self.out / "logs"), ["csv", "tensorboard"]))
         self.classifier_callback: ClassifierCallback | None = None
         self.query_callback: QueryCallback | None = None
         self._callback_states: dict[str, Any] = {}  # from a checkpoint, for _callbacks()
         if resume:
             self._restore(saved)
+        self.model.set_logger(session_logger(self.out / "logs", self.model.num_timesteps))
 
     # -- construction -------------------------------------------------------------------
 
@@ -380,6 +380,17 @@ class CheckpointCallback(BaseCallback):
     def _on_step(self) -> bool:
         self.run.checkpoint()
         return True
+
+
+def session_logger(folder: Path, step: int) -> Logger:
+    """SB3's logger for a session starting at ``step``: TensorBoard, and a CSV of its own.
+
+    SB3 opens ``progress.csv`` for writing, so a resumed session writes
+    ``progress-from-STEP.csv`` and the earlier sessions' rows stay.
+    """
+    suffix = "" if step == 0 else f"-from-{step}"
+    formats = [make_output_format(f, str(folder), suffix) for f in ("csv", "tensorboard")]
+    return Logger(str(folder), formats)
 
 
 def prepare_run_dir(out: Path, overwrite: bool) -> None:

@@ -26,7 +26,7 @@ import os, signal, sys
 os.environ.setdefault("MUJOCO_GL", "egl")
 import torch
 torch.set_num_threads(1)
-from reward_learning import agent, checkpoint, vice
+from reward_learning import agent, checkpoint, run_config, vice
 from tests.conftest import TINY
 
 moment, out = sys.argv[1], sys.argv[2]
@@ -97,6 +97,8 @@ def test_a_run_killed_at_any_moment_resumes_without_losing_a_label(tmp_path, mom
     steps = [r["step"] for r in metrics.read_metrics(out / "metrics.csv")]
     assert steps == [150, 300, 450, 600]  # continuous, no row twice
     assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-600"]
+    logs = sorted(p.name for p in (out / "logs").glob("progress*.csv"))
+    assert logs == ["progress-from-" + str(steps_saved) + ".csv", "progress.csv"]  # both kept
 
 
 @pytest.mark.slow
