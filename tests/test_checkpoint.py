@@ -111,6 +111,9 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
         [sys.executable, "-m", "reward_learning.cli", "train", "push", "--out", str(out), *flags],
         cwd=REPO, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "MUJOCO_GL": "egl"},
+        # A shell's background job starts with SIGINT ignored, and Python then installs no
+        # KeyboardInterrupt handler: give the run the disposition a terminal gives it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.time() + 300
     while not (out / checkpoint.LATEST).exists():
