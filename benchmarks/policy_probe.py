@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np
 
 from envs.push import SUCCESS_RADIUS, TARGET
-from reward_learning import checkpoint
 from reward_learning.classifier import SuccessClassifier
-from reward_learning.learners import OBS_STATS, make_learner
-from reward_learning.run_config import load_run_config
+from reward_learning.evaluation import load_policy
 from reward_learning.tasks import make_env, make_policy_env
 
 
@@ -30,16 +27,8 @@ def main() -> None:
     parser.add_argument("run_dir")
     parser.add_argument("--episodes", type=int, default=20)
     args = parser.parse_args()
-    config = load_run_config(args.run_dir)
-    saved = checkpoint.latest(Path(args.run_dir))
-    assert saved is not None, f"{args.run_dir} has no checkpoint"
-    stats = None
-    if config.normalize_obs:
-        mean, var, _ = checkpoint.load_obs_stats(saved / OBS_STATS)
-        stats = (mean, var)
+    config, saved, model, stats = load_policy(args.run_dir)
     policy_env = make_policy_env("push", "state", config.image_size, stats)
-    model = make_learner(config, policy_env)
-    checkpoint.load_learner_state(model, saved / "learner.pt")
     classifier = SuccessClassifier(seed=config.seed, device="cpu")
     classifier.load(saved / "classifier.pt")
     env = make_env("push", obs_mode="dict", image_size=config.image_size)

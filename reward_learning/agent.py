@@ -22,7 +22,7 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.logger import Logger, make_output_format
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize, VecTransposeImage
+from stable_baselines3.common.vec_env import VecNormalize
 
 from reward_learning import checkpoint
 from reward_learning.classifier import SuccessClassifier
@@ -35,7 +35,7 @@ from reward_learning.frames import (
 )
 from reward_learning.goals import load_goal_images, render_goals
 from reward_learning.labels import LabelStore
-from reward_learning.learners import OBS_STATS, STATE_KEYS, make_learner
+from reward_learning.learners import OBS_STATS, make_learner, policy_vec_env
 from reward_learning.metrics import append_metrics, keep_metrics_until, plot_metrics, read_metrics
 from reward_learning.oracles import (
     GroundTruthTap,
@@ -87,18 +87,18 @@ class TrainingRun:
         overwrite: bool = False,
     ) -> None:
         validate(config)
-        if config.steps <= config.learning_starts:
-            print(
-                f"note: --steps {config.steps} <= --learning-starts {config.learning_starts}: "
-                "the policy acts at random for the whole run",
-                file=sys.stderr,
-            )
         self.config = config
         torch.set_num_threads(config.threads)
         self.out = Path(config.out)
         saved = checkpoint.latest(self.out) if resume else None
         if not resume:
             prepare_run_dir(self.out, overwrite)
+        if config.steps <= config.learning_starts:
+            print(
+                f"note: --steps {config.steps} <= --learning-starts {config.learning_starts}: "
+                "the policy acts at random for the whole run",
+                file=sys.stderr,
+            )
         self._started = time.perf_counter()
         self._earlier_wall = 0.0
         self._earlier_reward = 0.0
@@ -122,16 +122,7 @@ class TrainingRun:
         )
         # sparse: the upper reference learns from ground truth itself
         self.env = policy_view(self.rewarded or recorded, config.policy_input)
-        self.venv: VecEnv = DummyVecEnv([lambda: self.env])
-        if config.policy_input == "image":  # SB3's channel-first images, inside VecNormalize
-            self.venv = VecTransposeImage(self.venv)
-        if config.normalize_obs:
-            self.venv = VecNormalize(
-                self.venv,
-                norm_reward=False,
-                gamma=config.gamma,
-                norm_obs_keys=STATE_KEYS[config.policy_input],
-            )
+        self.venv = policy_vec_env(lambda: self.env, config)
         self.oracle = oracle or self._oracle()
         self.model = make_learner(config, self.venv)
         self.classifier_callback: ClassifierCallback | None = None
@@ -185,8 +176,7 @@ class TrainingRun:
                 first_key=self.frames.size,
             )  # fmt: skip
             callbacks.append(self.query_callback)
-        if c.reward in ("vice-raq", "vice", "classifier"):
-            assert self.reward_fn is not None
+        if isinstance(self.reward_fn, ClassifierReward):
             self.classifier_callback = ClassifierCallback(
                 self.classifier, self.reward_fn, self.frames, self.data, start=c.learning_starts,
                 every=None if c.reward == "classifier" else c.classifier_every,
@@ -195,24 +185,14 @@ class TrainingRun:
                 oracle_negative_share=c.oracle_negative_share, retrain=c.classifier_retrain,
             )  # fmt: skip
             callbacks.append(self.classifier_callback)
-        for name, callback in (
-            ("queries", self.query_callback),
-            ("classifier", self.classifier_callback),
-        ):
-            if callback is not None and name in self._callback_states:
+        for name, callback in self._stateful_callbacks():
+            if name in self._callback_states:
                 callback.load_state_dict(self._callback_states[name])
-        eval_env: VecEnv = DummyVecEnv(
-            [lambda: Monitor(make_policy_env(c.task, c.policy_input, c.image_size))]
+        eval_env = policy_vec_env(
+            lambda: Monitor(make_policy_env(c.task, c.policy_input, c.image_size)),
+            c,
+            training=False,
         )
-        if c.policy_input == "image":
-            eval_env = VecTransposeImage(eval_env)
-        if c.normalize_obs:  # EvalCallback copies the training statistics in
-            eval_env = VecNormalize(
-                eval_env,
-                training=False,
-                norm_reward=False,
-                norm_obs_keys=STATE_KEYS[c.policy_input],
-            )
         callbacks.append(
             EvalCallback(
                 eval_env, n_eval_episodes=c.eval_episodes, eval_freq=c.eval_every,
@@ -249,10 +229,15 @@ class TrainingRun:
         self._callback_states = {k: state[k] for k in ("queries", "classifier") if k in state}
         keep_metrics_until(self.out / "metrics.csv", self.model.num_timesteps)
 
+    def _stateful_callbacks(self) -> list[tuple[str, QueryCallback | ClassifierCallback]]:
+        """The callbacks of this session whose counters a checkpoint keeps, by name."""
+        named = (("queries", self.query_callback), ("classifier", self.classifier_callback))
+        return [(name, callback) for name, callback in named if callback is not None]
+
     def checkpoint(self) -> Path:
         """Write everything a resume needs (the label store is durable already)."""
         files: dict[str, Callable[[Path], None]] = {"frames.npy": self.frames.save}
-        if self.config.reward in ("vice-raq", "vice", "classifier"):
+        if isinstance(self.reward_fn, ClassifierReward):
             files["classifier.pt"] = self.classifier.save
         if isinstance(self.venv, VecNormalize):
             files[OBS_STATS] = functools.partial(checkpoint.save_obs_stats, self.venv)
@@ -264,12 +249,8 @@ class TrainingRun:
             if isinstance(self.oracle, SimulatedOracle)
             else None,
         }
-        for name, callback in (
-            ("queries", self.query_callback),
-            ("classifier", self.classifier_callback),
-        ):
-            if callback is not None:
-                state[name] = callback.state_dict()
+        for name, callback in self._stateful_callbacks():
+            state[name] = callback.state_dict()
         return checkpoint.save(self.out, self.model.num_timesteps, self.model, files, state)
 
     # -- bookkeeping --------------------------------------------------------------------

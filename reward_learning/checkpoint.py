@@ -17,7 +17,6 @@ shared run directory is loaded.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -32,7 +31,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecNormalize
 
-from reward_learning.errors import UserInputError
+from reward_learning.errors import DISK_FULL, UserInputError
 
 LATEST = "latest"
 PREFIX = "checkpoint-"
@@ -159,7 +158,7 @@ def save(
         atomic_write(run_dir / LATEST, final.name.encode())
     except OSError as error:
         shutil.rmtree(partial, ignore_errors=True)
-        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        if error.errno in DISK_FULL:
             previous = latest(run_dir)
             needed = sum(p.stat().st_size for p in previous.iterdir()) if previous else 0
             raise UserInputError(

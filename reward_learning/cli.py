@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 from collections.abc import Callable, Sequence
 
 from reward_learning import uncertainty
 from reward_learning.config import add_arguments, from_namespace
-from reward_learning.errors import UserInputError
+from reward_learning.errors import DISK_FULL, UserInputError
 from reward_learning.labels import LabelStore
 
 
@@ -252,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reward-learning {args.command}: interrupted", file=sys.stderr)
         return 130
     except OSError as e:
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if e.errno not in DISK_FULL:
             raise
         print(
             f"reward-learning {args.command}: error: no space left on the device writing "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -74,8 +74,21 @@ def record_video(
     return path
 
 
-def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dict[str, Any]:
-    """Success rate of a saved run's policy over fresh episodes (and a video)."""
+class SavedPolicy(NamedTuple):
+    """A run's policy rebuilt from its latest checkpoint, with what running it needs."""
+
+    config: TrainConfig
+    checkpoint: Path
+    model: BaseAlgorithm
+    obs_stats: tuple[np.ndarray, np.ndarray] | None  # (mean, var) when trained normalized
+
+
+def load_policy(run_dir: str | Path) -> SavedPolicy:
+    """Rebuild a run's policy from its config and latest checkpoint (tensors only).
+
+    Raises:
+        UserInputError: not a run directory, or no checkpoint yet.
+    """
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
     saved = checkpoint.latest(run_dir)
@@ -90,11 +103,25 @@ def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dic
     env = make_policy_env(config.task, config.policy_input, config.image_size, obs_stats)
     try:
         model = make_learner(config, env)
-        checkpoint.load_learner_state(model, saved / "learner.pt")
-        result: dict[str, Any] = {"run": str(run_dir), "episodes": episodes}
-        result["success_rate"] = rollout_success(model, env, episodes)
     finally:
         env.close()
+    checkpoint.load_learner_state(model, saved / "learner.pt")
+    return SavedPolicy(config, saved, model, obs_stats)
+
+
+def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dict[str, Any]:
+    """Success rate of a saved run's policy over fresh episodes (and a video)."""
+    config, _, model, obs_stats = load_policy(run_dir)
+    env = make_policy_env(config.task, config.policy_input, config.image_size, obs_stats)
+    try:
+        success_rate = rollout_success(model, env, episodes)
+    finally:
+        env.close()
+    result: dict[str, Any] = {
+        "run": str(run_dir),
+        "episodes": episodes,
+        "success_rate": success_rate,
+    }
     if video:
-        result["video"] = str(record_video(model, config, run_dir / "policy.mp4", obs_stats))
+        result["video"] = str(record_video(model, config, Path(run_dir) / "policy.mp4", obs_stats))
     return result

@@ -72,11 +72,19 @@ def _png(image: np.ndarray) -> bytes:
     return buffer.tobytes()
 
 
-def _unpng(data: bytes) -> np.ndarray:
+def _decode_png(data: bytes) -> np.ndarray | None:
+    """The image in PNG bytes as stored (3-channel BGR turned RGB), or ``None`` if unreadable."""
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is not None and image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
+
+
+def _unpng(data: bytes) -> np.ndarray:
+    image = _decode_png(data)
     if image is None:
         raise LabelStoreError("a stored image is not a readable PNG: the label database is damaged")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else image
+    return image
 
 
 class LabelStore:
@@ -253,13 +261,11 @@ def _checked_row(folder: Path, row: dict[str, str], line: int, task: str) -> Sto
     path = folder / row["file"]
     if not path.is_file():
         raise UserInputError(f"{where}: {row['file']} is not in {folder}")
-    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    image = _decode_png(path.read_bytes())
     if image is None or image.dtype != np.uint8 or image.ndim not in (2, 3):
         raise UserInputError(f"{where}: {row['file']} is not a readable 8-bit PNG")
-    if image.ndim == 3:
-        if image.shape[2] != 3:
-            raise UserInputError(f"{where}: {row['file']} has {image.shape[2]} channels, not RGB")
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.ndim == 3 and image.shape[2] != 3:
+        raise UserInputError(f"{where}: {row['file']} has {image.shape[2]} channels, not RGB")
     row_task = row["task"] or task
     if task and row_task != task:
         raise UserInputError(f"{where}: an answer about {row_task!r}, this store is {task!r}")

@@ -13,6 +13,7 @@ from typing import Any
 
 from reward_learning.config import check_ranges
 from reward_learning.errors import UserInputError
+from reward_learning.learners import ALGOS
 from reward_learning.oracles import require_display
 from reward_learning.queries import QUERY_STRATEGIES
 from reward_learning.tasks import POLICY_INPUTS, TASKS
@@ -29,7 +30,7 @@ TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "policy_negatives": POLICY_NEGATIVES,
     "classifier_retrain": RETRAIN_MODES,
     "reward_form": REWARD_FORMS,
-    "algo": ("sac", "tqc"),
+    "algo": tuple(ALGOS),
 }
 
 
