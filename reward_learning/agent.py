@@ -103,7 +103,11 @@ class TrainingRun:
         self._earlier_wall = 0.0
         self._earlier_reward = 0.0
         self.classifier = SuccessClassifier(
-            label_smoothing=config.label_smoothing, seed=config.seed, device=config.device
+            mixup_alpha=config.classifier_mixup,
+            shift=config.classifier_shift,
+            label_smoothing=config.label_smoothing,
+            seed=config.seed,
+            device=config.device,
         )
         self.goals = self._goal_images()
         self.data = ClassifierData(self.goals)

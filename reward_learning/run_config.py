@@ -85,6 +85,12 @@ class TrainConfig:
     is flat, but ended lower on Push over three seeds: benchmarks/README.md)."""
     reward_scale: float = 1.0
     """Multiplies the learned reward."""
+    classifier_mixup: float = 1.0
+    """Mixup of the classifier's training images and labels, Beta(alpha, alpha) (VICE-RAQ's:
+    1); 0 turns it off."""
+    classifier_shift: int = 4
+    """Random-shift augmentation of the classifier's training images, in pixels; 0 turns it
+    off."""
     label_smoothing: float = 0.0
     """Classifier targets become eps/2 and 1 - eps/2 (SERL): bounds how far a confident
     classifier pushes the reward of policy frames down."""
@@ -164,6 +170,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "oracle_negative_share": (0.0, 0.99),
     "reward_scale": (1e-6, 1e6),
     "label_smoothing": (0.0, 0.99),
+    "classifier_mixup": (0.0, 100.0),
+    "classifier_shift": (0, 64),
     "gradient_steps": (1, 1_000),
     "gamma": (0.0, 1.0),
     "n_steps": (1, 100),
