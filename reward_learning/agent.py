@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
@@ -46,7 +47,7 @@ from reward_learning.oracles import (
 )
 from reward_learning.queries import QueryCallback
 from reward_learning.run_config import TrainConfig, validate
-from reward_learning.tasks import make_env, make_policy_env, policy_view
+from reward_learning.tasks import make_env, make_policy_env, policy_view, task_traits
 from reward_learning.vice import (
     ClassifierCallback,
     ClassifierData,
@@ -117,9 +118,13 @@ class TrainingRun:
             FrameStore.load(saved / "frames.npy") if saved else FrameStore((size, size, 3))
         )
         recorded = FrameRecorder(
-            make_env(config.task, obs_mode="dict", image_size=size), self.frames
+            make_env(config.task, "dict", size, config.env_kwargs), self.frames
         )
         self.tap = GroundTruthTap(recorded)
+        self.success_source = (
+            "ground truth" if task_traits(config.task, config.env_kwargs).has_success
+            else "classifier"
+        )  # fmt: skip
         self.reward_fn = self._reward_fn()
         self.rewarded = (
             None if self.reward_fn is None else LearnedRewardWrapper(self.tap, self.reward_fn)
@@ -148,8 +153,9 @@ class TrainingRun:
             goals = load_goal_images(c.goal_dir, c.image_size)
         else:
             goals = render_goals(
-                c.task, c.goals, c.image_size, seed=10_000 + c.seed, progress=c.progress
-            )
+                c.task, c.goals, c.image_size, seed=10_000 + c.seed, progress=c.progress,
+                env_kwargs=c.env_kwargs,
+            )  # fmt: skip
         np.savez_compressed(self.out / "goals.npz", images=goals)
         return goals
 
@@ -193,7 +199,7 @@ class TrainingRun:
             if name in self._callback_states:
                 callback.load_state_dict(self._callback_states[name])
         eval_env = policy_vec_env(
-            lambda: Monitor(make_policy_env(c.task, c.policy_input, c.image_size)),
+            lambda: Monitor(self._policy_env()),
             c,
             training=False,
         )
@@ -310,9 +316,20 @@ class TrainingRun:
             record_video(self.model, self.config, self.out / "policy.mp4", self.obs_stats())
         return self.summary()
 
+    def _policy_env(
+        self, obs_stats: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> gym.Env[Any, Any]:
+        """An evaluation env; success is the classifier's verdict where the env reports none."""
+        c = self.config
+        return make_policy_env(
+            c.task, c.policy_input, c.image_size, obs_stats,
+            None if self.success_source == "ground truth" else self.classifier.is_success,
+            c.env_kwargs,
+        )  # fmt: skip
+
     def _final_evaluation(self) -> None:
         c = self.config
-        env = make_policy_env(c.task, c.policy_input, c.image_size, self.obs_stats())
+        env = self._policy_env(self.obs_stats())
         try:
             success, mean_return = rollout(self.model, env, c.eval_episodes)
         finally:
@@ -344,6 +361,7 @@ class TrainingRun:
             "reward": self.config.reward,
             "steps": self.model.num_timesteps,
             "success_rate": rows[-1]["success_rate"] if rows else None,
+            "success_source": self.success_source,
             "labels": self.labels_used,
             "goal_images": len(self.goals),
             "wall_s": round(self.wall_seconds(), 1),

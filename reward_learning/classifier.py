@@ -163,6 +163,10 @@ class SuccessClassifier:
         """P(success), dropout off: float32 ``(N,)``."""
         return 1 / (1 + np.exp(-self.logit(images)))
 
+    def is_success(self, images: np.ndarray) -> np.ndarray:
+        """The classifier's verdict, P(success) > 0.5: bool ``(N,)``."""
+        return self.logit(images) > 0
+
     @torch.no_grad()
     def predict_proba_passes(self, images: np.ndarray, n_passes: int) -> np.ndarray:
         """MC-dropout P(success) of ``n_passes`` passes: float32 ``(K, N)``."""

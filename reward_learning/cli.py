@@ -43,6 +43,10 @@ def _train(args: argparse.Namespace) -> None:
 
     fields = vars(run_config.TrainConfig())
     given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if args.task is not None and args.env is not None:
+        raise UserInputError(f"name a task ({args.task}) or an env (--env {args.env}), not both")
+    if args.env is not None:
+        given["task"] = args.env
     if args.resume is not None:
         config = run_config.load_run_config(args.resume)
         for name, value in given.items():
@@ -54,11 +58,12 @@ def _train(args: argparse.Namespace) -> None:
             setattr(config, name, value)
         run = agent.TrainingRun(config, resume=True)
     else:
-        if args.task is None:
+        if "task" not in given:
             raise UserInputError(
-                "name a task (e.g. `reward-learning train push`) or --resume RUN_DIR"
+                "name a task (`reward-learning train push`) or an env (`--env Pusher-v5`), "
+                "or --resume RUN_DIR"
             )
-        given.setdefault("out", f"runs/{args.task}")
+        given.setdefault("out", f"runs/{given['task'].replace(':', '_')}")
         run = agent.TrainingRun(run_config.task_config(**given), overwrite=args.overwrite)
     try:
         summary = run.train()
@@ -71,6 +76,8 @@ def _train(args: argparse.Namespace) -> None:
         raise
     out = run.out
     rate = "not evaluated" if summary["success_rate"] is None else f"{summary['success_rate']:.0%}"
+    if summary["success_source"] == "classifier":
+        rate += " (the classifier's verdict: the env reports no success)"
     print(
         f"{summary['task']} ({summary['reward']}): success rate {rate} after "
         f"{summary['steps']} env steps, {summary['labels']} oracle labels, "
@@ -93,8 +100,10 @@ def _evaluate(args: argparse.Namespace) -> None:
     from reward_learning.evaluation import evaluate
 
     result = evaluate(args.run_dir, args.episodes, video=args.video)
+    verdict = " (the classifier's verdict)" if result["success_source"] == "classifier" else ""
     print(
-        f"{result['run']}: success rate {result['success_rate']:.0%} over {args.episodes} episodes"
+        f"{result['run']}: success rate {result['success_rate']:.0%}{verdict} over "
+        f"{args.episodes} episodes"
     )
     if "video" in result:
         print(f"video: {result['video']}")
@@ -202,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="SAC on a learned reward (VICE-RAQ by default)")
     train.add_argument("task", nargs="?", choices=TASKS, help="the task (omit with --resume)")
+    train.add_argument(
+        "--env", metavar="ID",
+        help="any registered Gymnasium env instead of a task (Pusher-v5, my_module:MyEnv-v0)",
+    )  # fmt: skip
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its directory")
     train.add_argument(
         "--overwrite", action="store_true", help="start over in an --out that holds a run"

@@ -10,10 +10,11 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from reward_learning import checkpoint
+from reward_learning.classifier import SuccessClassifier
 from reward_learning.errors import UserInputError
 from reward_learning.learners import OBS_STATS, make_learner
 from reward_learning.run_config import TrainConfig, load_run_config
-from reward_learning.tasks import make_policy_env
+from reward_learning.tasks import make_policy_env, task_traits
 
 
 def rollout(
@@ -56,7 +57,7 @@ def record_video(
 
     env = make_policy_env(
         config.task, config.policy_input, config.image_size, obs_stats,
-        render_mode="rgb_array", render_size=size,
+        env_kwargs=config.env_kwargs, render_mode="rgb_array", render_size=size,
     )  # fmt: skip
     frames: list[np.ndarray] = []
     for episode in range(episodes):
@@ -100,7 +101,10 @@ def load_policy(run_dir: str | Path) -> SavedPolicy:
     if config.normalize_obs:
         mean, var, _ = checkpoint.load_obs_stats(saved / OBS_STATS)
         obs_stats = (mean, var)
-    env = make_policy_env(config.task, config.policy_input, config.image_size, obs_stats)
+    env = make_policy_env(
+        config.task, config.policy_input, config.image_size, obs_stats,
+        env_kwargs=config.env_kwargs,
+    )  # fmt: skip
     try:
         model = make_learner(config, env)
     finally:
@@ -111,8 +115,16 @@ def load_policy(run_dir: str | Path) -> SavedPolicy:
 
 def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dict[str, Any]:
     """Success rate of a saved run's policy over fresh episodes (and a video)."""
-    config, _, model, obs_stats = load_policy(run_dir)
-    env = make_policy_env(config.task, config.policy_input, config.image_size, obs_stats)
+    config, saved, model, obs_stats = load_policy(run_dir)
+    success_fn = None
+    if not task_traits(config.task, config.env_kwargs).has_success:
+        classifier = SuccessClassifier(seed=config.seed, device=config.device)
+        classifier.load(saved / "classifier.pt")
+        success_fn = classifier.is_success
+    env = make_policy_env(
+        config.task, config.policy_input, config.image_size, obs_stats, success_fn,
+        config.env_kwargs,
+    )  # fmt: skip
     try:
         success_rate = rollout_success(model, env, episodes)
     finally:
@@ -121,6 +133,7 @@ def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dic
         "run": str(run_dir),
         "episodes": episodes,
         "success_rate": success_rate,
+        "success_source": "ground truth" if success_fn is None else "classifier",
     }
     if video:
         result["video"] = str(record_video(model, config, Path(run_dir) / "policy.mp4", obs_stats))

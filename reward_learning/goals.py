@@ -15,15 +15,19 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def render_goals(
-    task: str, n: int, image_size: int, seed: int, progress: bool = True
+    task: str, n: int, image_size: int, seed: int, progress: bool = True, env_kwargs: str = ""
 ) -> np.ndarray:
-    """Render ``n`` random success states of ``task``: uint8 ``(n, image_size, image_size, 3)``."""
-    env = make_env(task, obs_mode="image", image_size=image_size)
+    """Render ``n`` random success states of ``task``: uint8 ``(n, image_size, image_size, 3)``.
+
+    The task's env must have ``set_random_success_state(rng)`` (the bundled ones do).
+    """
+    env = make_env(task, "image", image_size, env_kwargs)
     env.reset(seed=seed)
     rng = np.random.default_rng(seed)
+    pose = env.get_wrapper_attr("set_random_success_state")
     try:
         images = [
-            env.unwrapped.set_random_success_state(rng)  # type: ignore[attr-defined]
+            pose(rng)
             for _ in tqdm(range(n), desc=f"goal images ({task})", leave=False, disable=not progress)
         ]
     finally:

@@ -16,13 +16,12 @@ from reward_learning.errors import UserInputError
 from reward_learning.learners import ALGOS
 from reward_learning.oracles import require_display
 from reward_learning.queries import QUERY_STRATEGIES
-from reward_learning.tasks import POLICY_INPUTS, TASKS
+from reward_learning.tasks import POLICY_INPUTS, TASKS, task_traits
 from reward_learning.vice import POLICY_NEGATIVES, RETRAIN_MODES, REWARD_FORMS
 
 REWARD_MODES: tuple[str, ...] = ("vice-raq", "vice", "classifier", "sparse", "pixel-l2")
 ORACLES: tuple[str, ...] = ("simulated", "human", "later")
 TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
-    "task": TASKS,
     "reward": REWARD_MODES,
     "oracle": ORACLES,
     "query_strategy": QUERY_STRATEGIES,
@@ -40,7 +39,10 @@ class TrainConfig:
 
     task: str = "push"
     """The task: push or drape (drape has its own defaults for steps, learning_rate and
-    gradient_steps: TASK_SETTINGS)."""
+    gradient_steps: TASK_SETTINGS), or any Gymnasium env id (``--env``, e.g. Pusher-v5 or
+    my_module:MyEnv-v0): the policy reads its observation, the reward its rgb_array render."""
+    env_kwargs: str = ""
+    """Keyword arguments of a Gymnasium env (--env), as a JSON object."""
     reward: str = "vice-raq"
     """vice-raq (classifier + queries), vice (no queries), classifier (trained once, frozen),
     sparse (ground-truth success, the upper reference) or pixel-l2 (distance to the mean goal)."""
@@ -212,8 +214,37 @@ def validate(config: TrainConfig) -> None:
             f"--n-steps {config.n_steps}: n-step returns need --policy-input state "
             "(SB3 has no n-step buffer for dict observations)"
         )
+    if config.task not in TASKS:
+        check_gym_task(config)
     if config.oracle == "human":
         require_display()
+
+
+def check_gym_task(config: TrainConfig) -> None:
+    """What a Gymnasium env (``--env``) lacks for this run, in one line.
+
+    Raises:
+        UserInputError: the env cannot be made, reports no ``info["is_success"]`` where the
+            simulated oracle or the sparse reward would read it, or cannot pose a success state
+            where no ``--goal-dir`` is given.
+    """
+    traits = task_traits(config.task, config.env_kwargs)
+    if not traits.has_success:
+        if config.reward == "vice-raq" and config.oracle == "simulated":
+            raise UserInputError(
+                f"--env {config.task} reports no info['is_success'], which the simulated oracle "
+                "reads: answer the queries with --oracle human or --oracle later"
+            )
+        if config.reward == "sparse":
+            raise UserInputError(
+                f"--env {config.task} reports no info['is_success']: the sparse reward has "
+                "nothing to read"
+            )
+    if config.goal_dir is None and not traits.can_pose_success:
+        raise UserInputError(
+            f"--env {config.task} cannot put itself in a success state: give pictures of "
+            "success with --goal-dir"
+        )
 
 
 def task_config(task: str, **values: Any) -> TrainConfig:

@@ -161,7 +161,7 @@ def test_render_gives_the_video_view():
 
 
 def test_unknown_task_is_one_line():
-    with pytest.raises(UserInputError, match="unknown task 'pussh'"):
+    with pytest.raises(UserInputError, match="pussh` doesn't exist"):
         make_env("pussh")
 
 
