@@ -1,6 +1,7 @@
 """Env steps per second with 64x64 image observations on one core, vs Gymnasium's Pusher-v5.
 
-Targets (issue 3): Push >= 2,000 steps/s (>= 50x Pusher-v5), Drape >= 200 steps/s.
+Targets: Push >= 2,000 steps/s (>= 50x Pusher-v5), Drape >= 200 steps/s (issue 3); Pusher-v5
+under FastMujocoRender >= 20x its default renderer, in the same run (issue 13).
 
 Usage: python -m benchmarks.env_speed [--steps 3000]
 Writes the table into benchmarks/README.md between the env-speed markers.
@@ -51,6 +52,8 @@ def main() -> None:
     pusher = gym.make("Pusher-v5", render_mode="rgb_array", width=64, height=64)
     pusher_images = steps_per_second(pusher, min(args.steps, 500), render=True)
     pusher_state = steps_per_second(gym.make("Pusher-v5"), args.steps)
+    fast_pusher = make_env("Pusher-v5", obs_mode="dict", image_size=64)  # FastMujocoRender
+    fast_images = steps_per_second(fast_pusher, args.steps)
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, one core, "
         f"`python -m benchmarks.env_speed --steps {args.steps}`.",
@@ -61,6 +64,10 @@ def main() -> None:
     for task, images, state in rows:
         lines.append(f"| {task} | {images:,.0f} | {state:,.0f} | {images / pusher_images:.0f}x |")
     lines.append(f"| Gymnasium Pusher-v5 | {pusher_images:,.0f} | {pusher_state:,.0f} | 1x |")
+    lines.append(
+        f"| Pusher-v5 as `--env` (FastMujocoRender) | {fast_images:,.0f} | {pusher_state:,.0f} "
+        f"| {fast_images / pusher_images:.0f}x |"
+    )
     update_section("env-speed", "\n".join(lines))
     print("\n".join(lines))
 

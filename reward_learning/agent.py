@@ -175,7 +175,7 @@ class TrainingRun:
             return PixelL2Reward(self.goals.astype(np.float32).mean(0) / 255)
         return ClassifierReward(self.classifier, scale=c.reward_scale, form=c.reward_form)
 
-    def _callbacks(self) -> CallbackList:
+    def _callbacks(self, after_evaluation: tuple[BaseCallback, ...] = ()) -> CallbackList:
         c = self.config
         callbacks: list[BaseCallback] = []
         if c.reward == "vice-raq":
@@ -208,7 +208,11 @@ class TrainingRun:
                 eval_env, n_eval_episodes=c.eval_episodes, eval_freq=c.eval_every,
                 log_path=str(self.out / "eval"), deterministic=True, verbose=0,
                 callback_after_eval=CallbackList(
-                    [MetricsCallback(self.out / "metrics.csv", self), CheckpointCallback(self)]
+                    [
+                        MetricsCallback(self.out / "metrics.csv", self),
+                        CheckpointCallback(self),
+                        *after_evaluation,
+                    ]
                 ),
             )
         )  # fmt: skip
@@ -286,18 +290,25 @@ class TrainingRun:
 
     # -- running ------------------------------------------------------------------------
 
-    def train(self, extra_callbacks: tuple[BaseCallback, ...] = ()) -> dict[str, Any]:
+    def train(
+        self,
+        extra_callbacks: tuple[BaseCallback, ...] = (),
+        after_evaluation: tuple[BaseCallback, ...] = (),
+    ) -> dict[str, Any]:
         """Train to ``config.steps`` env steps, checkpointing; return the summary.
 
         Ctrl-C writes a checkpoint before it propagates: ``--resume`` continues from there.
 
         Args:
-            extra_callbacks: run after the method's own (a benchmark's diagnostics).
+            extra_callbacks: run after the method's own at every step (a benchmark's
+                diagnostics).
+            after_evaluation: run after each evaluation, once its row is in ``metrics.csv``
+                and its checkpoint written (a sweep's report to Ray Tune).
         """
         save_config(self.config, self.out / "config.json")
         remaining = self.config.steps - self.model.num_timesteps
         if remaining > 0:
-            callbacks = self._callbacks()
+            callbacks = self._callbacks(after_evaluation)
             callbacks.callbacks.extend(extra_callbacks)
             try:
                 self.model.learn(

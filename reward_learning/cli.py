@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 
@@ -94,6 +95,35 @@ def _train(args: argparse.Namespace) -> None:
         if (out / file).exists()
     ]
     print("   ".join([*written, f"TensorBoard: {out}/logs", f"labels: {out}/labels.sqlite"]))
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from reward_learning import sweep
+
+    config = from_namespace(sweep.SweepConfig, args)
+    trials = sweep.plan(config)
+    try:
+        import ray  # noqa: F401
+    except ImportError as error:
+        raise UserInputError(
+            "sweep runs on Ray Tune, which is not installed: pip install 'reward-learning[sweep]'"
+        ) from error
+    out = Path(config.out)
+    if args.overwrite and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(
+        f"{len(trials)} trials on Ray Tune; run directories in {out}/runs (a sweep started "
+        "again continues them)"
+    )
+    outcomes = sweep.run_sweep(config, trials)
+    print("\n".join(sweep.write_results(outcomes, out)))
+    print(f"table: {out}/sweep.md, every evaluation: {out}/sweep.csv, curves: {out}/curves.png")
+    failed = sum(o.error is not None for o in outcomes)
+    if failed:
+        raise UserInputError(f"{failed} of {len(trials)} trials failed (listed in {out}/sweep.md)")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -227,6 +257,18 @@ def build_parser() -> argparse.ArgumentParser:
         unset_is_none=True,  # so that --resume keeps the run's own settings
     )
     train.set_defaults(run=_train)
+
+    from reward_learning.sweep import SweepConfig
+
+    sweep = commands.add_parser(
+        "sweep", help="many seeds and settings at once, as Ray Tune trials (pip install .[sweep])"
+    )
+    sweep.add_argument("task", help="the task (push, drape) or a Gymnasium env id")
+    sweep.add_argument(
+        "--overwrite", action="store_true", help="start over in an --out that holds a sweep"
+    )
+    add_arguments(sweep, SweepConfig, choices={"reward": TRAIN_CHOICES["reward"]}, skip=("task",))
+    sweep.set_defaults(run=_sweep)
 
     evaluate = commands.add_parser("evaluate", help="success rate (and video) of a trained run")
     evaluate.add_argument("run_dir", help="a run directory written by `train`")

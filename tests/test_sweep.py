@@ -1,0 +1,91 @@
+"""Sweeps on Ray Tune: trials are ordinary runs, a failure stops no other, a rerun continues."""
+
+import csv
+
+import numpy as np
+import pytest
+from scipy.stats import trim_mean
+
+from reward_learning.aggregate import iqm, iqm_interval
+from reward_learning.cli import main
+from reward_learning.errors import UserInputError
+from reward_learning.sweep import SweepConfig, parse_seeds, plan
+from tests.conftest import TINY
+
+SHARED = [f"{k}={v}" for k, v in TINY.items() if k not in ("steps", "progress", "video")]
+
+
+@pytest.mark.parametrize("runs", [1, 2, 3, 4, 5, 7, 10])
+def test_iqm_is_rliables_trimmed_mean(runs):
+    scores = np.random.default_rng(runs).uniform(size=runs)
+    assert iqm(scores) == pytest.approx(trim_mean(scores, 0.25))
+    middle, low, high = iqm_interval(scores)
+    assert low <= middle <= high
+
+
+def test_seeds_and_settings_make_one_trial_per_combination():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4] and parse_seeds("3,7") == [3, 7]
+    config = SweepConfig(
+        seeds="0-1", reward=["vice-raq", "vice"], set=["learning_rate=1e-3,3e-4", "goals=5"]
+    )
+    trials = plan(config)
+    assert len(trials) == 2 * 2 * 2
+    assert trials[0].variant == "vice-raq (learning_rate=0.001)"  # goals=5 is shared: not named
+    assert trials[0].name == "vice-raq_learning_rate0.001_s0"
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (["learnig_rate=1e-3"], "learnig_rate: not a setting"),
+        (["learning_rate=fast"], "expected a float"),
+        (["learning_rate=-1,1e-3"], "--learning-rate -1.0: expected a value"),
+        (["learning_rate"], "expected KEY=V1,V2"),
+    ],
+)
+def test_a_bad_setting_is_one_line_before_any_trial_starts(settings, message):
+    with pytest.raises(UserInputError, match=message):
+        plan(SweepConfig(set=settings))
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_a_local_sweep_writes_table_plot_and_a_run_per_trial_and_continues(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    argv = ["sweep", "push", "--seeds", "0-1", "--out", str(out), "--set", *SHARED]
+    assert main([*argv, "learning_rate=1e-3,3e-4", "--steps", "300"]) == 0
+    runs = sorted(p.name for p in (out / "runs").iterdir())
+    assert runs == [
+        f"vice-raq_learning_rate{lr}_s{s}" for lr in ("0.0003", "0.001") for s in (0, 1)
+    ]
+    rows = _rows(out / "sweep.csv")
+    assert {(r["variant"], r["seed"]) for r in rows} == {
+        (f"vice-raq (learning_rate={lr})", str(s)) for lr in ("0.001", "0.0003") for s in (0, 1)
+    }
+    assert [r["step"] for r in rows[:2]] == ["150", "300"]  # every evaluation reached Tune
+    table = (out / "sweep.md").read_text()
+    assert "vice-raq (learning_rate=0.001) | 2 |" in table and "IQM" in table
+    assert (out / "curves.png").stat().st_size > 0
+    # Started again with more steps, each trial continues its run from its checkpoint.
+    assert main([*argv, "learning_rate=1e-3,3e-4", "--steps", "450"]) == 0
+    steps = [r["step"] for r in _rows(out / "sweep.csv") if r["variant"].endswith("0.001)")]
+    assert steps == ["150", "300", "450"] * 2
+
+
+@pytest.mark.slow
+def test_a_failing_trial_is_reported_and_the_others_finish(tmp_path, capsys):
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    bad.mkdir()
+    (bad / "goal.png").write_bytes(b"not a png")
+    assert main(["collect-goals", "push", "-n", "3", "--out", str(good)]) == 0
+    out = tmp_path / "sweep"
+    argv = ["sweep", "push", "--seeds", "0", "--steps", "300", "--out", str(out), "--set"]
+    assert main([*argv, *SHARED, f"goal_dir={good},{bad}"]) == 2
+    assert "1 of 2 trials failed" in capsys.readouterr().err
+    table = (out / "sweep.md").read_text()
+    assert "Failed trials" in table and "corrupt or not an image" in table
+    assert {r["variant"] for r in _rows(out / "sweep.csv")} == {f"vice-raq (goal_dir={good})"}
