@@ -11,6 +11,7 @@ mean, interquartile mean with a 95% bootstrap interval) and ``OUT/curves.png``.
 from __future__ import annotations
 
 import csv
+import importlib
 import itertools
 import os
 import typing
@@ -47,6 +48,9 @@ class SweepConfig:
     """An existing Ray cluster (auto, or ray://HOST:10001); default: a local Ray on this machine."""
     cpus_per_trial: float = 1.0
     """CPUs Ray reserves per trial (each trial trains with one torch thread)."""
+    callbacks: list[str] = field(default_factory=list)
+    """SB3 callbacks every trial adds, as module:Class (each built with no arguments), e.g.
+    benchmarks.learning_diagnostics:PushRewardDiagnostics."""
 
 
 class Trial(NamedTuple):
@@ -136,9 +140,36 @@ def plan(config: SweepConfig) -> list[Trial]:
         for values in itertools.product(*crossed.values())
         for seed in seeds
     ]
+    check(config, trials)
+    return trials
+
+
+def check(config: SweepConfig, trials: list[Trial]) -> None:
+    """Validate every trial's run config and the callbacks, before anything runs.
+
+    Raises:
+        UserInputError: the first that is not valid, in one line.
+    """
     for trial in trials:
         validate(trial_config(config, trial, Path(config.out)))
-    return trials
+    for path in config.callbacks:
+        load_callback(path)
+
+
+def load_callback(path: str) -> type[BaseCallback]:
+    """The SB3 callback class named ``module:Class``.
+
+    Raises:
+        UserInputError: it does not import or is not a callback.
+    """
+    module, _, name = path.partition(":")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise UserInputError(f"--callbacks {path}: {error}") from error
+    if not (isinstance(found, type) and issubclass(found, BaseCallback)):
+        raise UserInputError(f"--callbacks {path}: not a stable_baselines3 BaseCallback")
+    return found
 
 
 def trial_config(config: SweepConfig, trial: Trial, out: Path) -> TrainConfig:
@@ -191,7 +222,8 @@ def run_trial(params: dict[str, Any]) -> None:
         reporter.report_new()
     else:
         run = TrainingRun(config)
-    run.train(after_evaluation=(reporter,))
+    callbacks = tuple(load_callback(path)() for path in params["callbacks"])
+    run.train(extra_callbacks=callbacks, after_evaluation=(reporter,))
     reporter.report_new()  # the one evaluation of a run shorter than the evaluation interval
 
 
@@ -220,7 +252,8 @@ def run_sweep(config: SweepConfig, trials: list[Trial]) -> list[TrialOutcome]:
         tuner = tune.Tuner(
             tune.with_resources(run_trial, {"cpu": config.cpus_per_trial}),
             param_space={
-                "config": tune.grid_search([asdict(trial_config(config, t, out)) for t in trials])
+                "config": tune.grid_search([asdict(trial_config(config, t, out)) for t in trials]),
+                "callbacks": config.callbacks,
             },
             run_config=tune.RunConfig(
                 name="tune", storage_path=str(out), verbose=0,
