@@ -216,6 +216,39 @@ def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(di
     assert resumed.labels_used == 2
 
 
+def test_a_gymnasium_env_without_success_is_labelled_later_and_resumes_on_the_answers(
+    display, tmp_path
+):
+    import cv2
+
+    from reward_learning import agent, run_config
+    from reward_learning.cli import main
+    from reward_learning.labels import LabelStore
+    from reward_learning.tasks import make_env
+
+    goals = tmp_path / "goals"
+    goals.mkdir()
+    env = make_env("Reacher-v5", "image", 64)
+    image, _ = env.reset(seed=0)
+    cv2.imwrite(str(goals / "goal.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    settings = {**TINY, "steps": 200, "eval_every": 200, "queries_per_round": 2}
+    config = run_config.TrainConfig(
+        task="Reacher-v5", oracle="later", goal_dir=str(goals), out=str(tmp_path / "run"),
+        **settings,
+    )  # fmt: skip
+    agent.TrainingRun(config).train()
+    store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
+    pending = len(store.pending())  # Reacher's frames differ little: near-duplicates are not asked
+    assert pending >= 1
+    thread = press("reward_learning: success?", ["y"] + ["n"] * (pending - 1))
+    assert main(["label", str(tmp_path / "run")]) == 0
+    thread.join()
+    assert sorted(a.label for a in store.answers()) == [0] * (pending - 1) + [1]
+    assert main(["train", "--resume", str(tmp_path / "run"), "--steps", "300"]) == 0
+    resumed = agent.TrainingRun(run_config.load_run_config(tmp_path / "run"), resume=True)
+    assert resumed.labels_used >= pending and len(resumed.data.positives) >= 1
+
+
 def test_mnist_human_oracle_stores_each_digit(display, tmp_path):
     from reward_learning.cli import main
     from reward_learning.labels import LabelStore
