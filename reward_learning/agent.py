@@ -34,6 +34,7 @@ from reward_learning.frames import (
     FrameRecorder,
     FrameStore,
 )
+from reward_learning.gallery import plot_goals, plot_queries
 from reward_learning.goals import load_goal_images, render_goals
 from reward_learning.labels import LabelStore
 from reward_learning.learners import OBS_STATS, make_learner, policy_vec_env
@@ -322,7 +323,11 @@ class TrainingRun:
         if not rows or rows[-1]["step"] != self.model.num_timesteps:
             self._final_evaluation()  # a run shorter than the evaluation interval
         self.checkpoint()
-        plot_metrics(self.out)
+        plot_metrics(self.out, self.success_source)
+        plot_goals(self.goals, self.out / "goals.png")
+        asked = self.store.answers(include_skipped=True)
+        if asked:
+            plot_queries(asked, self.out / "queries.png")
         if self.config.video:
             record_video(self.model, self.config, self.out / "policy.mp4", self.obs_stats())
         return self.summary()

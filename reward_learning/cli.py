@@ -89,6 +89,8 @@ def _train(args: argparse.Namespace) -> None:
         f"{name}: {out}/{file}"
         for name, file in (
             ("plots", "success.png"),
+            ("queries", "queries.png"),
+            ("goals", "goals.png"),
             ("metrics", "metrics.csv"),
             ("video", "policy.mp4"),
         )

@@ -35,8 +35,11 @@ def read_metrics(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def plot_metrics(run_dir: Path) -> Path | None:
-    """``success.png``: ground-truth success rate and labels used vs env steps."""
+def plot_metrics(run_dir: Path, success_source: str = "ground truth") -> Path | None:
+    """``success.png``: success rate and labels used vs env steps.
+
+    The success rate is ground truth, or the classifier's verdict where the env reports none.
+    """
     rows = read_metrics(run_dir / "metrics.csv")
     if not rows:
         return None
@@ -50,7 +53,11 @@ def plot_metrics(run_dir: Path) -> Path | None:
     ax.plot(steps, [r["success_rate"] for r in rows], "o-", label="success rate")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("env steps")
-    ax.set_ylabel("ground-truth success rate")
+    ax.set_ylabel(
+        "ground-truth success rate"
+        if success_source == "ground truth"
+        else "success rate (the classifier's verdict)"
+    )
     labels_ax = ax.twinx()
     labels_ax.plot(steps, [r["labels"] for r in rows], "--", color="tab:gray", label="labels used")
     labels_ax.set_ylabel("oracle labels used")

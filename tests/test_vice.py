@@ -285,7 +285,10 @@ def test_end_to_end_run_writes_every_output(tmp_path, task, reward, overrides):
         "summary.json",
         "labels.sqlite",
         "goals.npz",
+        "goals.png",
     ]
+    if reward == "vice-raq":
+        expected.append("queries.png")  # every asked frame, its answer and P(success)
     if reward in ("vice-raq", "vice", "classifier"):
         expected.append("checkpoint-300/classifier.pt")
     if video:
