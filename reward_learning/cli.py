@@ -163,8 +163,18 @@ def _labels(args: argparse.Namespace) -> None:
         answers = store.answers(include_skipped=True)
         for a in answers:
             label = "skip" if a.label is None else a.label
-            print(f"{a.id:6d}  {a.run:>12}  {a.task:>6}  {a.source:>9}  label={label}  key={a.key}")
-        print(f"{len(answers)} answers in {store.path}")
+            corrects = "" if a.supersedes is None else f"  corrects {a.supersedes}"
+            print(
+                f"{a.id:6d}  {a.run:>12}  {a.task:>6}  {a.source:>10}  label={label}  "
+                f"key={a.key}{corrects}"
+            )
+        corrections = sum(a.supersedes is not None for a in answers)
+        print(f"{len(answers)} answers in {store.path} ({corrections} corrected)")
+    elif args.action == "review":
+        from reward_learning.review import review
+
+        flips = review(store)
+        print(f"{flips} answers corrected in {store.path}; resume the run to train on them")
     elif args.action == "export":
         folder = args.folder or f"{args.run_dir}/labels_export"
         print(f"{export_labels(store, folder)} answers written to {folder}/ (PNGs and labels.csv)")
@@ -280,8 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(run=_evaluate)
 
-    labels = commands.add_parser("labels", help="list, export or import a run's labels")
-    labels.add_argument("action", choices=("list", "export", "import"))
+    labels = commands.add_parser(
+        "labels", help="list, review (flip wrong answers), export or import a run's labels"
+    )
+    labels.add_argument("action", choices=("list", "review", "export", "import"))
     labels.add_argument("run_dir", help="a run directory (holds labels.sqlite)")
     labels.add_argument("--folder", help="export to / import from this folder of PNGs + labels.csv")
     labels.set_defaults(run=_labels)

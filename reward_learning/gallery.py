@@ -20,7 +20,7 @@ def _grid(images: Sequence[np.ndarray], titles: Sequence[str], title: str, path:
     import matplotlib.pyplot as plt
 
     rows = max(1, -(-len(images) // COLUMNS))
-    fig, axes = plt.subplots(rows, COLUMNS, figsize=(COLUMNS * 1.4, rows * 1.6), squeeze=False)
+    fig, axes = plt.subplots(rows, COLUMNS, figsize=(COLUMNS * 1.4, rows * 1.8), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, text in zip(axes.flat, images, titles, strict=False):

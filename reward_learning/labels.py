@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS labels (
     probability REAL,         -- the model's P(success) (or top-class probability) when asked
     score REAL,               -- the informativeness score that chose the item
     created REAL NOT NULL,    -- unix time, seconds
-    retracted INTEGER NOT NULL DEFAULT 0
+    retracted INTEGER NOT NULL DEFAULT 0,
+    supersedes INTEGER        -- a correction: the id of the answer it replaces
 );
 CREATE INDEX IF NOT EXISTS labels_hash ON labels (run, image_hash);
 """
@@ -57,6 +58,8 @@ class StoredLabel(NamedTuple):
     probability: float | None
     score: float | None
     created: float
+    supersedes: int | None = None
+    """For a correction: the id of the answer it replaces."""
 
 
 def image_hash(image: np.ndarray) -> str:
@@ -112,6 +115,9 @@ class LabelStore:
             if not existed:
                 self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
             self.db.executescript(SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(labels)")}
+            if "supersedes" not in columns:  # a store written before corrections existed
+                self.db.execute("ALTER TABLE labels ADD COLUMN supersedes INTEGER")
         except sqlite3.DatabaseError as e:
             raise LabelStoreError(f"{self.path}: not a usable label database ({e})") from e
 
@@ -148,14 +154,27 @@ class LabelStore:
     def _insert(self, answer: StoredLabel) -> int:
         cursor = self.db.execute(
             "INSERT INTO labels (run, task, key, image_hash, image_png, label, source, probability,"
-            " score, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " score, created, supersedes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 answer.run, answer.task, answer.key, image_hash(answer.image), _png(answer.image),
                 answer.label, answer.source, answer.probability, answer.score, answer.created,
+                answer.supersedes,
             ),
         )  # fmt: skip
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    def correct(self, answer: StoredLabel, label: int) -> int:
+        """Commit a correction of ``answer``: a new row that supersedes it (nothing is deleted).
+
+        Returns the new row's id, once it is durable; :meth:`answers` shows it in place of the
+        old one from then on.
+        """
+        return self._insert(
+            answer._replace(
+                label=label, source="correction", created=time.time(), supersedes=answer.id
+            )
+        )
 
     def retract(self, row_id: int) -> None:
         """Mark an answer as taken back (undo); the row stays, for the record."""
@@ -166,14 +185,15 @@ class LabelStore:
         self.db.execute("UPDATE labels SET retracted = 0 WHERE id = ?", (row_id,))
 
     def answers(self, include_skipped: bool = False) -> list[StoredLabel]:
-        """The answers not taken back, oldest first.
+        """The answers in force, oldest first: not taken back, and not superseded by a correction.
 
         Every row of the store counts, whatever its ``run``: a run directory's store is that
         run's under any name it is moved to, and imported rows count.
         """
         sql = (
-            "SELECT id, run, task, key, image_png, label, source, probability, score, created"
-            " FROM labels WHERE retracted = 0"
+            "SELECT id, run, task, key, image_png, label, source, probability, score, created,"
+            " supersedes FROM labels WHERE retracted = 0 AND id NOT IN"
+            " (SELECT supersedes FROM labels WHERE supersedes IS NOT NULL AND retracted = 0)"
         )
         if not include_skipped:
             sql += " AND label IS NOT NULL"

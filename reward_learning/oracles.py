@@ -164,7 +164,7 @@ def require_display() -> None:
         )
 
 
-def _enlarge(image: np.ndarray, pixels: int = WINDOW_PIXELS) -> np.ndarray:
+def enlarge(image: np.ndarray, pixels: int = WINDOW_PIXELS) -> np.ndarray:
     """uint8 ``(H, W[, 3])`` RGB or gray to BGR, enlarged by an integer factor to >= ``pixels``."""
     factor = max(1, -(-pixels // max(image.shape[:2])))
     big = cv2.resize(
@@ -173,7 +173,7 @@ def _enlarge(image: np.ndarray, pixels: int = WINDOW_PIXELS) -> np.ndarray:
     return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR if big.ndim == 2 else cv2.COLOR_RGB2BGR)
 
 
-def _caption(canvas: np.ndarray, lines: list[str]) -> np.ndarray:
+def caption(canvas: np.ndarray, lines: list[str]) -> np.ndarray:
     """``canvas`` with a black band of text lines under it."""
     band = np.zeros((22 * len(lines) + 8, canvas.shape[1], 3), np.uint8)
     for i, line in enumerate(lines):
@@ -222,16 +222,16 @@ class WindowOracle:
 
     def _frame(self, query: Query, position: int, answered: int) -> np.ndarray:
         if not self.grid:
-            canvas = _enlarge(query.images[position])
+            canvas = enlarge(query.images[position])
             first = position
         else:
             first = position - position % 9
-            tiles = [_enlarge(img, WINDOW_PIXELS // 3) for img in query.images[first : first + 9]]
+            tiles = [enlarge(img, WINDOW_PIXELS // 3) for img in query.images[first : first + 9]]
             tiles += [np.zeros_like(tiles[0])] * (9 - len(tiles))
             cv2.rectangle(tiles[position - first], (0, 0), tiles[0].shape[1::-1], (0, 255, 255), 3)
             canvas = np.concatenate([np.concatenate(tiles[r * 3 : r * 3 + 3], 1) for r in range(3)])
         keys = "/".join(chr(k) for k in self.keys)
-        return _caption(
+        return caption(
             canvas,
             [
                 f"{self.prompt}  [{keys}] answer  [s] skip  [u] undo  [q] stop",

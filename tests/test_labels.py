@@ -36,6 +36,36 @@ def test_answers_round_trip_with_images(tmp_path):
     assert len(store.asked_hashes()) == 3  # never asked twice, even after an undo
 
 
+def test_a_correction_supersedes_the_answer_and_both_rows_stay(tmp_path):
+    path = tmp_path / "labels.sqlite"
+    store = LabelStore(path, "run1", "push")
+    store.add(frame(0), 1, "human", key=5, probability=0.7)
+    store.add(frame(1), 0, "human", key=6)
+    wrong = store.answers()[0]
+    fixed = store.correct(wrong, 0)
+    answers = LabelStore(path, "run1", "push").answers()  # durable: a fresh connection sees it
+    assert [(a.key, a.label, a.source) for a in answers] == [(6, 0, "human"), (5, 0, "correction")]
+    assert answers[1].supersedes == wrong.id and answers[1].id == fixed
+    np.testing.assert_array_equal(answers[1].image, frame(0))
+    (rows,) = sqlite3.connect(path).execute("SELECT COUNT(*) FROM labels").fetchone()
+    assert rows == 3  # nothing deleted
+    store.correct(answers[1], 1)  # a correction of a correction: the latest is in force
+    assert sorted(a.label for a in store.answers()) == [0, 1]
+
+
+def test_a_store_from_before_corrections_gains_the_column_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "labels.sqlite"
+    LabelStore(path, "run1", "push").add(frame(0), 1, "human")
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE labels DROP COLUMN supersedes")
+    db.commit()
+    db.close()
+    store = LabelStore(path, "run1", "push")
+    assert [a.label for a in store.answers()] == [1]
+    store.correct(store.answers()[0], 0)
+    assert [a.label for a in store.answers()] == [0]
+
+
 def test_a_store_keeps_its_labels_under_any_run_name_and_survives_reopening(tmp_path):
     path = tmp_path / "labels.sqlite"
     a = LabelStore(path, "a", "push")

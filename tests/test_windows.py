@@ -55,7 +55,9 @@ def press(title, keys, shots=None, delay=0.3):
         window = ""
         for _ in range(100):
             found = subprocess.run(
-                ["xdotool", "search", "--name", title], capture_output=True, text=True
+                ["xdotool", "search", "--onlyvisible", "--name", title],
+                capture_output=True,
+                text=True,
             )
             window = found.stdout.split()[0] if found.stdout.split() else ""
             if window:
@@ -247,6 +249,33 @@ def test_a_gymnasium_env_without_success_is_labelled_later_and_resumes_on_the_an
     assert main(["train", "--resume", str(tmp_path / "run"), "--steps", "300"]) == 0
     resumed = agent.TrainingRun(run_config.load_run_config(tmp_path / "run"), resume=True)
     assert resumed.labels_used >= pending and len(resumed.data.positives) >= 1
+
+
+def test_review_flips_an_answer_the_store_keeps_both_and_a_resumed_run_trains_on_it(
+    display, tmp_path, capsys
+):
+    from reward_learning import agent, run_config
+    from reward_learning.cli import main
+    from reward_learning.labels import LabelStore
+
+    settings = {**TINY, "steps": 200, "eval_every": 200, "queries_per_round": 2}
+    config = run_config.TrainConfig(reward="vice-raq", out=str(tmp_path / "run"), **settings)
+    agent.TrainingRun(config).train()
+    store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
+    before = store.answers()
+    assert len(before) == 2 and {a.label for a in before} == {0}  # random frames: failures
+    thread = press("reward_learning: review", ["2", "q"])
+    assert main(["labels", "review", str(tmp_path / "run")]) == 0
+    thread.join()
+    after = store.answers()
+    assert [a.label for a in after] == [0, 1] and after[1].supersedes == before[1].id
+    assert len(store.answers(include_skipped=True)) == 2
+    assert store.db.execute("SELECT COUNT(*) FROM labels").fetchone()[0] == 3  # both rows kept
+    assert main(["labels", "list", str(tmp_path / "run")]) == 0
+    assert f"corrects {before[1].id}" in capsys.readouterr().out
+    resumed = agent.TrainingRun(run_config.load_run_config(tmp_path / "run"), resume=True)
+    assert len(resumed.data.positives) == 1 and len(resumed.data.negatives) == 1
+    np.testing.assert_array_equal(next(iter(resumed.data.positives.values())), before[1].image)
 
 
 def test_mnist_human_oracle_stores_each_digit(display, tmp_path):
