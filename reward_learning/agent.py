@@ -38,6 +38,7 @@ from reward_learning.gallery import plot_goals, plot_queries
 from reward_learning.goals import load_goal_images, render_goals
 from reward_learning.labels import LabelStore
 from reward_learning.learners import OBS_STATS, make_learner, policy_vec_env
+from reward_learning.live_labels import LiveLabelWindow
 from reward_learning.metrics import append_metrics, keep_metrics_until, plot_metrics, read_metrics
 from reward_learning.oracles import (
     GroundTruthTap,
@@ -162,9 +163,9 @@ class TrainingRun:
 
     def _oracle(self) -> Oracle:
         c = self.config
-        if c.oracle == "human":
+        if c.oracle == "human" and c.human_wait == "block":
             return success_window_oracle()
-        if c.oracle == "later":
+        if c.oracle in ("human", "later"):  # a queued person answers in LiveLabelWindow
             return LaterOracle()
         return SimulatedOracle(self.tap.truth, 2, c.oracle_error, np.random.default_rng(c.seed))
 
@@ -187,6 +188,8 @@ class TrainingRun:
                 first_key=self.frames.size,
             )  # fmt: skip
             callbacks.append(self.query_callback)
+            if c.oracle == "human" and c.human_wait == "queue":
+                callbacks.append(LiveLabelWindow(self.store, self.data, self.query_callback))
         if isinstance(self.reward_fn, ClassifierReward):
             self.classifier_callback = ClassifierCallback(
                 self.classifier, self.reward_fn, self.frames, self.data, start=c.learning_starts,

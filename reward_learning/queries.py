@@ -121,6 +121,10 @@ class QueryCallback(BaseCallback):
         self.last_round, self.asked = state["last_round"], state["asked"]
         self.true_positives = state["true_positives"]
 
+    def stop(self) -> None:
+        """Ask nothing more in this session (the person closed the window)."""
+        self.budget = self.labels_used
+
     def _on_step(self) -> bool:
         return True
 

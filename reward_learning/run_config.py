@@ -24,6 +24,7 @@ ORACLES: tuple[str, ...] = ("simulated", "human", "later")
 TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "reward": REWARD_MODES,
     "oracle": ORACLES,
+    "human_wait": ("queue", "block"),
     "query_strategy": QUERY_STRATEGIES,
     "policy_input": POLICY_INPUTS,
     "policy_negatives": POLICY_NEGATIVES,
@@ -49,6 +50,10 @@ class TrainConfig:
     oracle: str = "simulated"
     """Who answers success queries: simulated (reads the simulator's ground truth), human (an
     OpenCV window; needs a display) or later (frames are saved for `reward-learning label`)."""
+    human_wait: str = "queue"
+    """With --oracle human: queue (training goes on while questions wait in a window polled
+    between env steps; unanswered frames stay for `reward-learning label`) or block (training
+    stops until each round is answered, the paper's protocol)."""
     oracle_error: float = 0.0
     """Probability that the simulated oracle answers wrongly."""
     steps: int = 20_000
@@ -155,7 +160,7 @@ observations are unmeasured there (benchmarks/README.md)."""
 
 
 RESUMABLE: tuple[str, ...] = (
-    "steps", "label_budget", "oracle", "oracle_error", "eval_every", "eval_episodes",
+    "steps", "label_budget", "oracle", "human_wait", "oracle_error", "eval_every", "eval_episodes",
     "threads", "device", "progress", "video",
 )  # fmt: skip
 """The settings a resumed run may change; the rest define the run."""

@@ -53,7 +53,7 @@ def press(title, keys, shots=None, delay=0.3):
 
     def run():
         window = ""
-        for _ in range(100):
+        for _ in range(600):  # up to a minute: a training run opens its window late
             found = subprocess.run(
                 ["xdotool", "search", "--onlyvisible", "--name", title],
                 capture_output=True,
@@ -276,6 +276,57 @@ def test_review_flips_an_answer_the_store_keeps_both_and_a_resumed_run_trains_on
     resumed = agent.TrainingRun(run_config.load_run_config(tmp_path / "run"), resume=True)
     assert len(resumed.data.positives) == 1 and len(resumed.data.negatives) == 1
     np.testing.assert_array_equal(next(iter(resumed.data.positives.values())), before[1].image)
+
+
+LIVE = "training goes on"  # xdotool matches a regular expression
+
+
+def _live_run(tmp_path, **overrides):
+    from reward_learning import agent, run_config
+
+    settings = {**TINY, "steps": 600, "eval_every": 600, **overrides}
+    config = run_config.TrainConfig(oracle="human", out=str(tmp_path / "run"), **settings)
+    return agent.TrainingRun(config)
+
+
+def test_training_goes_on_while_a_question_waits_and_the_frames_stay_pending(display, tmp_path):
+    from reward_learning.labels import LabelStore
+
+    run = _live_run(tmp_path)
+    summary = run.train()  # nobody answers: it must still reach its last step
+    assert summary["steps"] == 600
+    store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
+    # Five rounds of two (less any near-duplicates), all still there for `reward-learning label`.
+    assert store.answers() == [] and len(store.pending()) == run.query_callback.asked >= 8
+
+
+def test_an_answer_given_while_training_is_stored_and_used_at_the_next_update(display, tmp_path):
+    from reward_learning.labels import LabelStore
+
+    run = _live_run(tmp_path)
+    thread = press(LIVE, ["y"], delay=0.5)
+    run.train()
+    thread.join()
+    store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
+    (answer,) = store.answers()
+    assert (answer.label, answer.source) == (1, "human")
+    assert answer.id in run.data.positives
+    # Folded in before a later classifier update: the update counted it.
+    assert run.classifier_callback.labels_at_update == 1
+    assert len(store.pending()) == run.query_callback.asked - 1
+
+
+def test_closing_the_window_lets_training_finish_without_more_questions(display, tmp_path):
+    from reward_learning.labels import LabelStore
+
+    run = _live_run(tmp_path)
+    thread = press(LIVE, ["q"])
+    summary = run.train()
+    thread.join()
+    assert summary["steps"] == 600
+    pending = LabelStore(tmp_path / "run" / "labels.sqlite", "run").pending()
+    # The first round's frames only: no round after the window closed.
+    assert 1 <= len(pending) == run.query_callback.asked <= 2
 
 
 def test_mnist_human_oracle_stores_each_digit(display, tmp_path):
