@@ -23,6 +23,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from reward_learning.aggregate import iqm_interval
+from reward_learning.config import check_ranges
 from reward_learning.errors import UserInputError
 from reward_learning.metrics import read_metrics
 from reward_learning.run_config import TrainConfig, load_run_config, task_config, validate
@@ -131,6 +132,7 @@ def plan(config: SweepConfig) -> list[Trial]:
     Raises:
         UserInputError: a seed list, setting or resulting run config that is not valid.
     """
+    check_ranges(config, {"cpus_per_trial": (0.01, 1024)})
     settings = parse_settings(config.set)
     crossed = {k: v for k, v in settings.items() if len(v) > 1}
     seeds = parse_seeds(config.seeds)

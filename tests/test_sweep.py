@@ -48,16 +48,23 @@ def test_a_bad_setting_is_one_line_before_any_trial_starts(settings, message):
         plan(SweepConfig(set=settings))
 
 
+def test_bad_seeds_and_cpus_are_one_line():
+    with pytest.raises(UserInputError, match="expected a range"):
+        plan(SweepConfig(seeds="a-b"))
+    with pytest.raises(UserInputError, match="--cpus-per-trial 0"):
+        plan(SweepConfig(cpus_per_trial=0))
+
+
 def _rows(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 
 
 @pytest.mark.slow
-def test_a_local_sweep_writes_table_plot_and_a_run_per_trial_and_continues(tmp_path, capsys):
+def test_a_local_sweep_writes_table_plot_and_a_run_per_trial(tmp_path, capsys):
     out = tmp_path / "sweep"
-    argv = ["sweep", "push", "--seeds", "0-1", "--out", str(out), "--set", *SHARED]
-    assert main([*argv, "learning_rate=1e-3,3e-4", "--steps", "300"]) == 0
+    argv = ["sweep", "push", "--seeds", "0-1", "--steps", "300", "--out", str(out), "--set"]
+    assert main([*argv, *SHARED, "learning_rate=1e-3,3e-4"]) == 0
     runs = sorted(p.name for p in (out / "runs").iterdir())
     assert runs == [
         f"vice-raq_learning_rate{lr}_s{s}" for lr in ("0.0003", "0.001") for s in (0, 1)
@@ -70,22 +77,21 @@ def test_a_local_sweep_writes_table_plot_and_a_run_per_trial_and_continues(tmp_p
     table = (out / "sweep.md").read_text()
     assert "vice-raq (learning_rate=0.001) | 2 |" in table and "IQM" in table
     assert (out / "curves.png").stat().st_size > 0
-    # Started again with more steps, each trial continues its run from its checkpoint.
-    assert main([*argv, "learning_rate=1e-3,3e-4", "--steps", "450"]) == 0
-    steps = [r["step"] for r in _rows(out / "sweep.csv") if r["variant"].endswith("0.001)")]
-    assert steps == ["150", "300", "450"] * 2
 
 
 @pytest.mark.slow
-def test_a_failing_trial_is_reported_and_the_others_finish(tmp_path, capsys):
+def test_a_failing_trial_stops_no_other_and_a_rerun_continues_the_runs(tmp_path, capsys):
     good, bad = tmp_path / "good", tmp_path / "bad"
     bad.mkdir()
     (bad / "goal.png").write_bytes(b"not a png")
     assert main(["collect-goals", "push", "-n", "3", "--out", str(good)]) == 0
     out = tmp_path / "sweep"
-    argv = ["sweep", "push", "--seeds", "0", "--steps", "300", "--out", str(out), "--set"]
-    assert main([*argv, *SHARED, f"goal_dir={good},{bad}"]) == 2
+    argv = ["sweep", "push", "--seeds", "0", "--out", str(out), "--set", *SHARED]
+    assert main([*argv, f"goal_dir={good},{bad}", "--steps", "300"]) == 2
     assert "1 of 2 trials failed" in capsys.readouterr().err
     table = (out / "sweep.md").read_text()
     assert "Failed trials" in table and "corrupt or not an image" in table
     assert {r["variant"] for r in _rows(out / "sweep.csv")} == {f"vice-raq (goal_dir={good})"}
+    # Started again with more steps, the trial that ran continues from its checkpoint.
+    assert main([*argv, f"goal_dir={good},{bad}", "--steps", "450"]) == 2
+    assert [r["step"] for r in _rows(out / "sweep.csv")] == ["150", "300", "450"]
