@@ -19,7 +19,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from reward_learning.labels import LabelStore, StoredLabel
-from reward_learning.oracles import caption, enlarge
+from reward_learning.oracles import caption, enlarge, window_open
 from reward_learning.queries import QueryCallback
 from reward_learning.vice import ClassifierData
 
@@ -74,16 +74,10 @@ class LiveLabelWindow(BaseCallback):
         if self.shown != frame.id:
             self.shown, self._shown_at = frame.id, time.perf_counter()
 
-    def _window_closed(self) -> bool:
-        try:
-            return cv2.getWindowProperty(TITLE, cv2.WND_PROP_VISIBLE) < 1
-        except cv2.error:  # Qt's highgui raises once a person closed the window
-            return True
-
     def _stop(self) -> None:
         self.open = False
         self.queries.stop()
-        if not self._window_closed():
+        if window_open(TITLE):
             cv2.destroyWindow(TITLE)
             cv2.waitKey(1)
 
@@ -100,7 +94,7 @@ class LiveLabelWindow(BaseCallback):
     def _on_step(self) -> bool:
         if not self.open or self.num_timesteps % self.every:
             return True
-        if self.created and self._window_closed():
+        if self.created and not window_open(TITLE):
             self._stop()
             return True
         self._refresh()
@@ -124,6 +118,6 @@ class LiveLabelWindow(BaseCallback):
         return True
 
     def _on_training_end(self) -> None:
-        if self.open and self.created and not self._window_closed():
+        if self.open and self.created and window_open(TITLE):
             cv2.destroyWindow(TITLE)
             cv2.waitKey(1)

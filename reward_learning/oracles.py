@@ -190,6 +190,14 @@ def caption(canvas: np.ndarray, lines: list[str]) -> np.ndarray:
     return np.concatenate([canvas, band])
 
 
+def window_open(title: str) -> bool:
+    """Whether the OpenCV window ``title`` is on screen (``False`` once a person closed it)."""
+    try:
+        return cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) >= 1
+    except cv2.error:  # Qt's highgui raises once a person closed the window
+        return False
+
+
 class WindowOracle:
     """A person answers in an OpenCV window, one key per item.
 
@@ -241,10 +249,7 @@ class WindowOracle:
         )
 
     def _window_open(self) -> bool:
-        try:
-            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
-        except cv2.error:  # Qt's highgui raises once a person closed the window
-            return False
+        return window_open(self.title)
 
     def _key(self) -> int:
         """The next key press; ``q`` when the window was closed."""

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from reward_learning.labels import LabelStore, StoredLabel
-from reward_learning.oracles import WINDOW_PIXELS, caption, enlarge, require_display
+from reward_learning.oracles import WINDOW_PIXELS, caption, enlarge, require_display, window_open
 
 TITLE = "reward_learning: review"
 PAGE = 9
@@ -46,13 +46,6 @@ def _page(answers: list[StoredLabel], first: int) -> np.ndarray:
     )
 
 
-def _window_open() -> bool:
-    try:
-        return cv2.getWindowProperty(TITLE, cv2.WND_PROP_VISIBLE) >= 1
-    except cv2.error:  # Qt's highgui raises once a person closed the window
-        return False
-
-
 def review(store: LabelStore) -> int:
     """Show the success answers in force, 9 at a time, and commit each flip; returns the flips."""
     require_display()
@@ -65,7 +58,7 @@ def review(store: LabelStore) -> int:
         while True:
             cv2.imshow(TITLE, _page(answers, first))
             key = cv2.waitKey(50)
-            if not _window_open():
+            if not window_open(TITLE):
                 return flips
             key = key & 0xFF if key != -1 else -1
             if key == ord("q"):
@@ -83,6 +76,6 @@ def review(store: LabelStore) -> int:
                 )
                 flips += 1
     finally:
-        if _window_open():
+        if window_open(TITLE):
             cv2.destroyWindow(TITLE)
             cv2.waitKey(1)
