@@ -164,17 +164,16 @@ class LabelStore:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def correct(self, answer: StoredLabel, label: int) -> int:
+    def correct(self, answer: StoredLabel, label: int) -> StoredLabel:
         """Commit a correction of ``answer``: a new row that supersedes it (nothing is deleted).
 
-        Returns the new row's id, once it is durable; :meth:`answers` shows it in place of the
-        old one from then on.
+        Returns the new row as stored, once it is durable; :meth:`answers` shows it in place of
+        the old one from then on.
         """
-        return self._insert(
-            answer._replace(
-                label=label, source="correction", created=time.time(), supersedes=answer.id
-            )
+        correction = answer._replace(
+            label=label, source="correction", created=time.time(), supersedes=answer.id
         )
+        return correction._replace(id=self._insert(correction))
 
     def retract(self, row_id: int) -> None:
         """Mark an answer as taken back (undo); the row stays, for the record."""

@@ -19,7 +19,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from reward_learning.labels import LabelStore, StoredLabel
-from reward_learning.oracles import caption, enlarge, window_open
+from reward_learning.oracles import caption, close_window, enlarge, window_open
 from reward_learning.queries import QueryCallback
 from reward_learning.vice import ClassifierData
 
@@ -77,9 +77,7 @@ class LiveLabelWindow(BaseCallback):
     def _stop(self) -> None:
         self.open = False
         self.queries.stop()
-        if window_open(TITLE):
-            cv2.destroyWindow(TITLE)
-            cv2.waitKey(1)
+        close_window(TITLE)
 
     def _answer(self, frame: StoredLabel, label: int | None) -> None:
         self.store.retract(frame.id)  # no longer pending
@@ -118,6 +116,5 @@ class LiveLabelWindow(BaseCallback):
         return True
 
     def _on_training_end(self) -> None:
-        if self.open and self.created and window_open(TITLE):
-            cv2.destroyWindow(TITLE)
-            cv2.waitKey(1)
+        if self.open:
+            close_window(TITLE)

@@ -198,6 +198,13 @@ def window_open(title: str) -> bool:
         return False
 
 
+def close_window(title: str) -> None:
+    """Close the OpenCV window ``title`` if it is still on screen (a person may have closed it)."""
+    if window_open(title):
+        cv2.destroyWindow(title)
+        cv2.waitKey(1)
+
+
 class WindowOracle:
     """A person answers in an OpenCV window, one key per item.
 
@@ -248,14 +255,11 @@ class WindowOracle:
             ],
         )
 
-    def _window_open(self) -> bool:
-        return window_open(self.title)
-
     def _key(self) -> int:
         """The next key press; ``q`` when the window was closed."""
         while True:
             key = cv2.waitKey(50)
-            if not self._window_open():
+            if not window_open(self.title):
                 return ord("q")
             if key != -1:
                 return key & 0xFF
@@ -284,9 +288,7 @@ class WindowOracle:
                 yield answer
                 position += 1
         finally:
-            if self._window_open():
-                cv2.destroyWindow(self.title)
-                cv2.waitKey(1)
+            close_window(self.title)
 
 
 def success_window_oracle(grid: bool = False) -> WindowOracle:

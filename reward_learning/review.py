@@ -13,7 +13,14 @@ import cv2
 import numpy as np
 
 from reward_learning.labels import LabelStore, StoredLabel
-from reward_learning.oracles import WINDOW_PIXELS, caption, enlarge, require_display, window_open
+from reward_learning.oracles import (
+    WINDOW_PIXELS,
+    caption,
+    close_window,
+    enlarge,
+    require_display,
+    window_open,
+)
 
 TITLE = "reward_learning: review"
 PAGE = 9
@@ -70,12 +77,7 @@ def review(store: LabelStore) -> int:
             elif ord("1") <= key <= ord("9") and first + key - ord("1") < len(answers):
                 position = first + key - ord("1")
                 old = answers[position]
-                row = store.correct(old, 1 - int(old.label or 0))
-                answers[position] = old._replace(
-                    id=row, label=1 - int(old.label or 0), source="correction", supersedes=old.id
-                )
+                answers[position] = store.correct(old, 1 - int(old.label or 0))
                 flips += 1
     finally:
-        if window_open(TITLE):
-            cv2.destroyWindow(TITLE)
-            cv2.waitKey(1)
+        close_window(TITLE)

@@ -246,6 +246,7 @@ def run_sweep(config: SweepConfig, trials: list[Trial]) -> list[TrialOutcome]:
     # Ray lowers its workers' priority (nice 15) to keep its own processes responsive; a sweep's
     # trials are the work, and at nice 15 they starve beside any other job on the machine.
     os.environ.setdefault("RAY_worker_niceness", "0")
+    configs = [trial_config(config, t, out) for t in trials]
     if config.address:
         ray.init(address=config.address, log_to_driver=False)
     else:
@@ -254,7 +255,7 @@ def run_sweep(config: SweepConfig, trials: list[Trial]) -> list[TrialOutcome]:
         tuner = tune.Tuner(
             tune.with_resources(run_trial, {"cpu": config.cpus_per_trial}),
             param_space={
-                "config": tune.grid_search([asdict(trial_config(config, t, out)) for t in trials]),
+                "config": tune.grid_search([asdict(c) for c in configs]),
                 "callbacks": config.callbacks,
             },
             run_config=tune.RunConfig(
@@ -263,7 +264,7 @@ def run_sweep(config: SweepConfig, trials: list[Trial]) -> list[TrialOutcome]:
             ),
         )  # fmt: skip
         grid = tuner.fit()
-        by_dir = {trial_config(config, t, out).out: t for t in trials}
+        by_dir = {c.out: t for c, t in zip(configs, trials, strict=True)}
         outcomes = []
         for index in range(len(grid)):
             result = grid[index]

@@ -45,7 +45,7 @@ def test_a_correction_supersedes_the_answer_and_both_rows_stay(tmp_path):
     fixed = store.correct(wrong, 0)
     answers = LabelStore(path, "run1", "push").answers()  # durable: a fresh connection sees it
     assert [(a.key, a.label, a.source) for a in answers] == [(6, 0, "human"), (5, 0, "correction")]
-    assert answers[1].supersedes == wrong.id and answers[1].id == fixed
+    assert answers[1].supersedes == wrong.id and answers[1].id == fixed.id
     np.testing.assert_array_equal(answers[1].image, frame(0))
     (rows,) = sqlite3.connect(path).execute("SELECT COUNT(*) FROM labels").fetchone()
     assert rows == 3  # nothing deleted
