@@ -21,6 +21,24 @@ _SOURCE_ASSETS = Path(__file__).resolve().parent.parent / "assets"  # a checkout
 ASSETS = _SOURCE_ASSETS if _SOURCE_ASSETS.is_dir() else Path(__file__).resolve().parent / "assets"
 ObsMode = Literal["state", "image", "dict"]
 OBS_MODES: tuple[str, ...] = ("state", "image", "dict")
+# What drawing a scene again needs: joint positions and mocap bodies (not velocities).
+SCENE_STATE = (
+    mujoco.mjtState.mjSTATE_QPOS | mujoco.mjtState.mjSTATE_MOCAP_POS
+    | mujoco.mjtState.mjSTATE_MOCAP_QUAT
+)  # fmt: skip
+
+
+def get_scene(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
+    """The :data:`SCENE_STATE` of a MuJoCo simulation, float64 ``(S,)``."""
+    state = np.empty(mujoco.mj_stateSize(model, SCENE_STATE))
+    mujoco.mj_getState(model, data, state, SCENE_STATE)
+    return state
+
+
+def set_scene(model: mujoco.MjModel, data: mujoco.MjData, state: np.ndarray) -> None:
+    """Put a :func:`get_scene` state back (and compute positions, for rendering)."""
+    mujoco.mj_setState(model, data, np.asarray(state, dtype=np.float64), SCENE_STATE)
+    mujoco.mj_forward(model, data)
 
 
 class MujocoTaskEnv(gym.Env[Any, np.ndarray]):
@@ -104,6 +122,14 @@ class MujocoTaskEnv(gym.Env[Any, np.ndarray]):
             The observation of that state.
         """
         raise NotImplementedError
+
+    def scene_state(self) -> np.ndarray:
+        """What :meth:`set_scene_state` needs to draw this moment again, float64 ``(S,)``."""
+        return get_scene(self.model, self.data)
+
+    def set_scene_state(self, state: np.ndarray) -> None:
+        """Pose the scene as :meth:`scene_state` saw it (for rendering; velocities are not kept)."""
+        set_scene(self.model, self.data, state)
 
     # -- gymnasium API ------------------------------------------------------------------
 

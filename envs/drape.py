@@ -115,6 +115,15 @@ class DrapeEnv(MujocoTaskEnv):
             "box_penetration": float(max(0.0, inside.max())),
         }
 
+    def scene_state(self) -> np.ndarray:
+        """The base's scene state, then the box's x (the box moves in the model, not in qpos)."""
+        return np.append(super().scene_state(), self.box_x)
+
+    def set_scene_state(self, state: np.ndarray) -> None:
+        """Pose the cloth, gripper and box as :meth:`scene_state` saw them."""
+        self.model.body_pos[self._box_body, 0] = state[-1]
+        super().set_scene_state(state[:-1])
+
     # -- task interface ---------------------------------------------------------------
 
     def _place(self, box_x: float, gripper_xz: np.ndarray) -> None:

@@ -49,6 +49,7 @@ from reward_learning.oracles import (
 )
 from reward_learning.queries import QueryCallback
 from reward_learning.run_config import TrainConfig, validate
+from reward_learning.scenes import SceneView
 from reward_learning.tasks import make_env, make_policy_env, policy_view, task_traits
 from reward_learning.vice import (
     ClassifierCallback,
@@ -164,7 +165,7 @@ class TrainingRun:
     def _oracle(self) -> Oracle:
         c = self.config
         if c.oracle == "human" and c.human_wait == "block":
-            return success_window_oracle()
+            return success_window_oracle(view=SceneView(c.task, c.env_kwargs))
         if c.oracle in ("human", "later"):  # a queued person answers in LiveLabelWindow
             return LaterOracle()
         return SimulatedOracle(self.tap.truth, 2, c.oracle_error, np.random.default_rng(c.seed))
@@ -189,7 +190,12 @@ class TrainingRun:
             )  # fmt: skip
             callbacks.append(self.query_callback)
             if c.oracle == "human" and c.human_wait == "queue":
-                callbacks.append(LiveLabelWindow(self.store, self.data, self.query_callback))
+                callbacks.append(
+                    LiveLabelWindow(
+                        self.store, self.data, self.query_callback,
+                        view=SceneView(c.task, c.env_kwargs),
+                    )
+                )  # fmt: skip
         if isinstance(self.reward_fn, ClassifierReward):
             self.classifier_callback = ClassifierCallback(
                 self.classifier, self.reward_fn, self.frames, self.data, start=c.learning_starts,

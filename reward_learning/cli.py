@@ -191,17 +191,20 @@ def _label(args: argparse.Namespace) -> None:
 
     from reward_learning.labels import stored_answers
     from reward_learning.oracles import Query, success_window_oracle
+    from reward_learning.run_config import load_run_config
+    from reward_learning.scenes import SceneView
 
     store = _store(args.run_dir)
     pending = store.pending()
     if not pending:
         print(f"no frames waiting for an answer in {args.run_dir}")
         return
-    oracle = success_window_oracle(grid=args.grid)
+    config = load_run_config(args.run_dir)
+    oracle = success_window_oracle(args.grid, SceneView(config.task, config.env_kwargs))
     query = Query(
         np.stack([p.image for p in pending]), np.array([p.key or 0 for p in pending]),
         np.array([p.probability or 0.0 for p in pending]), np.array([p.score or 0.0 for p in pending]),
-        remaining=len(pending),
+        remaining=len(pending), scenes=[p.scene for p in pending],
     )  # fmt: skip
     answered = set()
     for answer, _ in stored_answers(oracle, query, store):

@@ -24,11 +24,16 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.buffers import DictReplayBuffer, NStepReplayBuffer, ReplayBuffer
 
+from reward_learning.scenes import scene_state
+
 FRAME_KEY = "frame_key"  # the info entry naming a step's frame
 
 
 class FrameStore:
     """Next-state images by key (``0, 1, 2 ...`` in the order they were produced).
+
+    Beside each frame it keeps, where the env has one, the scene state that draws the moment
+    again (:mod:`reward_learning.scenes`), so that a person asked about the frame sees it large.
 
     Args:
         image_shape: ``(H, W, 3)`` of every frame.
@@ -37,6 +42,7 @@ class FrameStore:
 
     def __init__(self, image_shape: tuple[int, ...], capacity: int = 4096) -> None:
         self._frames = np.zeros((capacity, *image_shape), dtype=np.uint8)
+        self._scenes: np.ndarray | None = None  # float32 (capacity, S); NaN rows: none kept
         self.size = 0
 
     @property
@@ -44,14 +50,18 @@ class FrameStore:
         """``(H, W, 3)``."""
         return self._frames.shape[1:]
 
-    def add(self, image: np.ndarray) -> int:
-        """File one uint8 ``(H, W, 3)`` frame; returns its key."""
+    def add(self, image: np.ndarray, scene: np.ndarray | None = None) -> int:
+        """File one uint8 ``(H, W, 3)`` frame and its float ``(S,)`` scene state; returns its key."""
         assert image.shape == self.image_shape, f"frame {image.shape}, store {self.image_shape}"
         if self.size == len(self._frames):
-            grown = np.zeros((2 * self.size, *self.image_shape), dtype=np.uint8)
-            grown[: self.size] = self._frames[: self.size]
-            self._frames = grown
+            self._frames = _doubled(self._frames, self.size, 0)
+            if self._scenes is not None:
+                self._scenes = _doubled(self._scenes, self.size, np.nan)
+        if scene is not None and self._scenes is None:
+            self._scenes = np.full((len(self._frames), len(scene)), np.nan, dtype=np.float32)
         self._frames[self.size] = image
+        if self._scenes is not None and scene is not None:
+            self._scenes[self.size] = scene
         self.size += 1
         return self.size - 1
 
@@ -63,12 +73,21 @@ class FrameStore:
         assert keys.size == 0 or (keys.min() >= 0 and keys.max() < self.size), "unknown frame key"
         return self._frames[keys]
 
+    def scene(self, key: int) -> np.ndarray | None:
+        """The scene state float32 ``(S,)`` filed with frame ``key``; ``None`` where none was."""
+        assert 0 <= key < self.size, "unknown frame key"
+        if self._scenes is None or np.isnan(self._scenes[key]).all():
+            return None
+        return self._scenes[key].copy()
+
     def save(self, path: Path) -> None:
-        """Write the frames as ``.npy`` (loads without unpickling), atomically."""
-        partial = path.with_name(path.name + ".partial")
-        with open(partial, "wb") as f:
-            np.save(f, self._frames[: self.size], allow_pickle=False)
-        os.replace(partial, path)
+        """Write the frames as ``.npy`` (loads without unpickling), atomically.
+
+        The scene states, if any, go to ``scenes.npy`` beside it.
+        """
+        _save_npy(self._frames[: self.size], path)
+        if self._scenes is not None:
+            _save_npy(self._scenes[: self.size], path.with_name(SCENES_FILE))
 
     @classmethod
     def load(cls, path: Path) -> FrameStore:
@@ -77,13 +96,34 @@ class FrameStore:
         store = cls(frames.shape[1:], capacity=max(len(frames), 1))
         store._frames[: len(frames)] = frames
         store.size = len(frames)
+        scenes = path.with_name(SCENES_FILE)
+        if scenes.exists():  # checkpoints written before scene states were kept have none
+            store._scenes = np.load(scenes, allow_pickle=False)
+            assert len(store._scenes) == len(frames), f"{scenes} does not match {path}"
         return store
+
+
+SCENES_FILE = "scenes.npy"
+
+
+def _doubled(array: np.ndarray, filled: int, fill: float) -> np.ndarray:
+    grown = np.full((2 * len(array), *array.shape[1:]), fill, dtype=array.dtype)
+    grown[:filled] = array[:filled]
+    return grown
+
+
+def _save_npy(array: np.ndarray, path: Path) -> None:
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as f:
+        np.save(f, array, allow_pickle=False)
+    os.replace(partial, path)
 
 
 class FrameRecorder(gym.Wrapper[Any, Any, Any, Any]):
     """Files each step's ``image`` (of a dict observation) in a :class:`FrameStore`.
 
-    ``info["frame_key"]`` names the frame; observations pass on unchanged.
+    With it goes the env's scene state (:func:`~reward_learning.scenes.scene_state`), where
+    the env has one. ``info["frame_key"]`` names the frame; observations pass on unchanged.
     """
 
     def __init__(self, env: gym.Env[Any, Any], store: FrameStore) -> None:
@@ -93,7 +133,7 @@ class FrameRecorder(gym.Wrapper[Any, Any, Any, Any]):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Step; the image reached is filed and ``info["frame_key"]`` names it."""
         obs, reward, terminated, truncated, info = self.env.step(action)
-        info[FRAME_KEY] = self.store.add(obs["image"])
+        info[FRAME_KEY] = self.store.add(obs["image"], scene_state(self.env))
         return obs, float(reward), terminated, truncated, info
 
 

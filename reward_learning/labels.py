@@ -8,6 +8,7 @@ not SQLite at all, is refused and left untouched.
 from __future__ import annotations
 
 import hashlib
+import io
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS labels (
     score REAL,               -- the informativeness score that chose the item
     created REAL NOT NULL,    -- unix time, seconds
     retracted INTEGER NOT NULL DEFAULT 0,
-    supersedes INTEGER        -- a correction: the id of the answer it replaces
+    supersedes INTEGER,       -- a correction: the id of the answer it replaces
+    scene BLOB                -- .npy float32: the simulator state that draws the frame large
 );
 CREATE INDEX IF NOT EXISTS labels_hash ON labels (run, image_hash);
 """
@@ -60,6 +62,8 @@ class StoredLabel(NamedTuple):
     created: float
     supersedes: int | None = None
     """For a correction: the id of the answer it replaces."""
+    scene: np.ndarray | None = None
+    """float32 ``(S,)``: the scene state behind a robot frame (:mod:`reward_learning.scenes`)."""
 
 
 def image_hash(image: np.ndarray) -> str:
@@ -81,6 +85,18 @@ def _decode_png(data: bytes) -> np.ndarray | None:
     if image is not None and image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     return image
+
+
+def _npy(array: np.ndarray | None) -> bytes | None:
+    if array is None:
+        return None
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array, dtype=np.float32), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _unnpy(data: bytes | None) -> np.ndarray | None:
+    return None if data is None else np.load(io.BytesIO(data), allow_pickle=False)
 
 
 def _unpng(data: bytes) -> np.ndarray:
@@ -116,8 +132,10 @@ class LabelStore:
                 self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
             self.db.executescript(SCHEMA)
             columns = {r[1] for r in self.db.execute("PRAGMA table_info(labels)")}
-            if "supersedes" not in columns:  # a store written before corrections existed
-                self.db.execute("ALTER TABLE labels ADD COLUMN supersedes INTEGER")
+            # Stores written before corrections, or scene states, existed.
+            for column, kind in (("supersedes", "INTEGER"), ("scene", "BLOB")):
+                if column not in columns:
+                    self.db.execute(f"ALTER TABLE labels ADD COLUMN {column} {kind}")
         except sqlite3.DatabaseError as e:
             raise LabelStoreError(f"{self.path}: not a usable label database ({e})") from e
 
@@ -143,22 +161,33 @@ class LabelStore:
         key: int | None = None,
         probability: float | None = None,
         score: float | None = None,
+        scene: np.ndarray | None = None,
     ) -> int:
         """Commit one answer (``label=None`` for a skip); returns its row id once it is durable."""
         return self._insert(
             StoredLabel(
-                0, self.run, self.task, key, image, label, source, probability, score, time.time()
-            )
+                0,
+                self.run,
+                self.task,
+                key,
+                image,
+                label,
+                source,
+                probability,
+                score,
+                time.time(),
+                scene=scene,
+            )  # fmt: skip
         )
 
     def _insert(self, answer: StoredLabel) -> int:
         cursor = self.db.execute(
             "INSERT INTO labels (run, task, key, image_hash, image_png, label, source, probability,"
-            " score, created, supersedes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " score, created, supersedes, scene) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 answer.run, answer.task, answer.key, image_hash(answer.image), _png(answer.image),
                 answer.label, answer.source, answer.probability, answer.score, answer.created,
-                answer.supersedes,
+                answer.supersedes, _npy(answer.scene),
             ),
         )  # fmt: skip
         assert cursor.lastrowid is not None
@@ -174,6 +203,22 @@ class LabelStore:
             label=label, source="correction", created=time.time(), supersedes=answer.id
         )
         return correction._replace(id=self._insert(correction))
+
+    def answer_pending(self, frame: StoredLabel, label: int | None, source: str) -> int:
+        """Answer a pending frame (``None``: skip it); returns the answer's row id.
+
+        The answer's row and the frame's leaving the queue commit together: a process killed
+        at any moment leaves the frame either pending or answered, never lost.
+        """
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._insert(frame._replace(label=label, source=source, created=time.time()))
+            self.retract(frame.id)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return row
 
     def retract(self, row_id: int) -> None:
         """Mark an answer as taken back (undo); the row stays, for the record."""
@@ -191,13 +236,29 @@ class LabelStore:
         """
         sql = (
             "SELECT id, run, task, key, image_png, label, source, probability, score, created,"
-            " supersedes FROM labels WHERE retracted = 0 AND id NOT IN"
+            " supersedes, scene FROM labels WHERE retracted = 0 AND id NOT IN"
             " (SELECT supersedes FROM labels WHERE supersedes IS NOT NULL AND retracted = 0)"
         )
         if not include_skipped:
             sql += " AND label IS NOT NULL"
         rows = self.db.execute(sql + " ORDER BY id").fetchall()
-        return [StoredLabel(r[0], r[1], r[2], r[3], _unpng(r[4]), *r[5:]) for r in rows]
+        return [
+            StoredLabel(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                _unpng(r[4]),
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+                _unnpy(r[11]),
+            )  # fmt: skip
+            for r in rows
+        ]
 
     def pending(self) -> list[StoredLabel]:
         """Frames a run saved for a person to answer later (``--oracle later``), oldest first."""
@@ -239,7 +300,7 @@ def stored_answers(oracle: Oracle, query: Query, store: LabelStore) -> Iterator[
         belief = np.asarray(query.probabilities[position], dtype=np.float64)
         rows[position] = store.add(
             query.images[position], answer.label, oracle.source, int(query.keys[position]),
-            float(belief.max()), float(query.scores[position]),
+            float(belief.max()), float(query.scores[position]), query.scene(position),
         )  # fmt: skip
         yield answer, rows[position]
 

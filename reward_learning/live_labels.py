@@ -19,7 +19,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from reward_learning.labels import LabelStore, StoredLabel
-from reward_learning.oracles import caption, close_window, enlarge, window_open
+from reward_learning.oracles import View, caption, close_window, frame_and_view, window_open
 from reward_learning.queries import QueryCallback
 from reward_learning.vice import ClassifierData
 
@@ -35,16 +35,23 @@ class LiveLabelWindow(BaseCallback):
         data: the classifier's positives and negatives; answers are folded in here.
         queries: the query callback whose rounds fill the queue; stopped on ``q``.
         every: env steps between polls (a poll costs about a millisecond).
+        view: draws a frame's scene state large beside it (a ``SceneView``).
     """
 
     def __init__(
-        self, store: LabelStore, data: ClassifierData, queries: QueryCallback, every: int = 4
+        self,
+        store: LabelStore,
+        data: ClassifierData,
+        queries: QueryCallback,
+        every: int = 4,
+        view: View | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.data = data
         self.queries = queries
         self.every = every
+        self.view = view
         self.queue: deque[StoredLabel] = deque()
         self.rounds_seen = -1
         self.shown: int | None = None
@@ -63,7 +70,7 @@ class LiveLabelWindow(BaseCallback):
         probability = "" if frame.probability is None else f"P(success) {frame.probability:.2f}   "
         score = "" if frame.score is None else f"score {frame.score:.3f}"
         canvas = caption(
-            enlarge(frame.image),
+            frame_and_view(frame.image, frame.scene, self.view),
             [
                 "Is this a success?  [y/n] answer  [s] skip  [q] stop asking",
                 probability + score,
@@ -80,8 +87,7 @@ class LiveLabelWindow(BaseCallback):
         close_window(TITLE)
 
     def _answer(self, frame: StoredLabel, label: int | None) -> None:
-        self.store.retract(frame.id)  # no longer pending
-        row = self.store.add(frame.image, label, "human", frame.key, frame.probability, frame.score)
+        row = self.store.answer_pending(frame, label, "human")
         if label is not None:
             self.data.add(row, frame.image, bool(label))
             self.answered += 1

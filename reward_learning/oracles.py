@@ -7,6 +7,7 @@ durably before it uses it (and before the oracle is asked for the next one).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -29,6 +30,8 @@ class Query:
             ``(n, C)`` for classes.
         scores: shape ``(n,)``: the informativeness score that chose each item.
         remaining: labels left in the budget before this query is answered.
+        scenes: per item, the scene state that draws a robot frame large
+            (:mod:`reward_learning.scenes`), or ``None``; ``None`` for MNIST.
     """
 
     images: np.ndarray
@@ -36,13 +39,17 @@ class Query:
     probabilities: np.ndarray
     scores: np.ndarray
     remaining: int
+    scenes: list[np.ndarray | None] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.images)
-        for name in ("keys", "probabilities", "scores"):
-            assert len(getattr(self, name)) == n, (
-                f"query {name} has {len(getattr(self, name))} rows, images {n}"
-            )
+        for name in ("keys", "probabilities", "scores", "scenes"):
+            rows = getattr(self, name)
+            assert rows is None or len(rows) == n, f"query {name} has {len(rows)} rows, images {n}"
+
+    def scene(self, position: int) -> np.ndarray | None:
+        """The scene state of item ``position``, if there is one."""
+        return None if self.scenes is None else self.scenes[position]
 
 
 class Answer(NamedTuple):
@@ -173,6 +180,22 @@ def enlarge(image: np.ndarray, pixels: int = WINDOW_PIXELS) -> np.ndarray:
     return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR if big.ndim == 2 else cv2.COLOR_RGB2BGR)
 
 
+View = Callable[[np.ndarray], np.ndarray]
+"""Draws a scene state large: float ``(S,)`` to uint8 RGB ``(H, W, 3)`` (a ``SceneView``)."""
+
+
+def frame_and_view(image: np.ndarray, scene: np.ndarray | None, view: View | None) -> np.ndarray:
+    """BGR: the frame the classifier judges, enlarged, and beside it the scene drawn large."""
+    small = enlarge(image)
+    if scene is None or view is None:
+        return small
+    large = cv2.cvtColor(view(scene), cv2.COLOR_RGB2BGR)
+    height = max(small.shape[0], large.shape[0])
+    return np.concatenate(
+        [np.pad(a, ((0, height - a.shape[0]), (0, 0), (0, 0))) for a in (small, large)], axis=1
+    )
+
+
 def caption(canvas: np.ndarray, lines: list[str]) -> np.ndarray:
     """``canvas`` with a black band of text lines under it."""
     band = np.zeros((22 * len(lines) + 8, canvas.shape[1], 3), np.uint8)
@@ -216,15 +239,25 @@ class WindowOracle:
         title: the window's title.
         prompt: the question, shown under the frame.
         grid: show up to 9 frames at once (3x3), answered in order; the current one is framed.
+        view: draws an item's scene state large beside its frame (one item at a time only).
     """
 
-    def __init__(self, keys: dict[str, int], title: str, prompt: str, grid: bool = False) -> None:
+    def __init__(
+        self,
+        keys: dict[str, int],
+        title: str,
+        prompt: str,
+        grid: bool = False,
+        view: View | None = None,
+    ) -> None:
         require_display()
         self.keys = {ord(k): label for k, label in keys.items()}
         self.title = title
         self.prompt = prompt
         self.grid = grid
+        self.view = view
         self.source = "human"
+        self.seconds_answering = 0.0
 
     def _describe(self, query: Query, position: int) -> str:
         p = np.asarray(query.probabilities[position])
@@ -237,7 +270,7 @@ class WindowOracle:
 
     def _frame(self, query: Query, position: int, answered: int) -> np.ndarray:
         if not self.grid:
-            canvas = enlarge(query.images[position])
+            canvas = frame_and_view(query.images[position], query.scene(position), self.view)
             first = position
         else:
             first = position - position % 9
@@ -273,7 +306,9 @@ class WindowOracle:
             while position < len(query.images):
                 answered = sum(a.label is not None for a in history)
                 cv2.imshow(self.title, self._frame(query, position, answered))
+                shown = time.perf_counter()
                 key = self._key()
+                self.seconds_answering += time.perf_counter() - shown
                 if key == ord("q"):
                     return
                 if key == ord("u"):
@@ -291,9 +326,11 @@ class WindowOracle:
             close_window(self.title)
 
 
-def success_window_oracle(grid: bool = False) -> WindowOracle:
-    """``y`` success / ``n`` failure, for robot frames."""
-    return WindowOracle({"y": 1, "n": 0}, "reward_learning: success?", "Is this a success?", grid)
+def success_window_oracle(grid: bool = False, view: View | None = None) -> WindowOracle:
+    """``y`` success / ``n`` failure, for robot frames; ``view`` draws each frame's scene large."""
+    return WindowOracle(
+        {"y": 1, "n": 0}, "reward_learning: success?", "Is this a success?", grid, view
+    )
 
 
 def digit_window_oracle() -> WindowOracle:

@@ -156,6 +156,7 @@ class QueryCallback(BaseCallback):
         query = Query(
             images[picks], keys[picks], probability[picks], picked_scores,
             remaining=self.budget - self.labels_used,
+            scenes=[self.frames.scene(int(k)) for k in keys[picks]],
         )  # fmt: skip
         for answer, row in stored_answers(self.oracle, query, self.store):
             if answer.undo:

@@ -24,6 +24,22 @@ def test_store_keys_follow_arrival_and_survive_growth_and_a_round_trip(tmp_path)
         loaded.get(np.array([6]))
 
 
+def test_scene_states_are_kept_beside_their_frames_through_growth_and_a_round_trip(tmp_path):
+    store = FrameStore((8, 8, 3), capacity=2)
+    store.add(frame(0))  # a frame with no scene state (an env that is not MuJoCo)
+    for v in range(1, 5):
+        store.add(frame(v), np.full(3, v, np.float32))
+    assert store.scene(0) is None
+    np.testing.assert_array_equal(store.scene(4), [4, 4, 4])
+    store.save(tmp_path / "frames.npy")
+    loaded = FrameStore.load(tmp_path / "frames.npy")
+    loaded.add(frame(5), np.full(3, 5, np.float32))
+    assert loaded.scene(0) is None
+    assert [loaded.scene(k)[0] for k in range(1, 6)] == [1, 2, 3, 4, 5]
+    (tmp_path / "scenes.npy").unlink()  # a checkpoint written before scene states were kept
+    assert FrameStore.load(tmp_path / "frames.npy").scene(3) is None
+
+
 def test_recorder_files_the_image_reached_and_names_it():
     store = FrameStore((48, 48, 3))
     env = FrameRecorder(make_env("push", image_size=48), store)

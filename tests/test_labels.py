@@ -66,6 +66,33 @@ def test_a_store_from_before_corrections_gains_the_column_and_keeps_its_rows(tmp
     assert [a.label for a in store.answers()] == [0]
 
 
+def test_a_frame_keeps_its_scene_state_and_a_store_from_before_gains_the_column(tmp_path):
+    path = tmp_path / "labels.sqlite"
+    LabelStore(path, "run1", "push").add(frame(0), 1, "human")
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE labels DROP COLUMN scene")
+    db.commit()
+    db.close()
+    store = LabelStore(path, "run1", "push")
+    store.add(frame(1), None, "pending", key=3, scene=np.arange(5, dtype=np.float32))
+    old, pending = store.answers(include_skipped=True)
+    assert old.scene is None
+    np.testing.assert_array_equal(pending.scene, np.arange(5))
+
+
+def test_answering_a_pending_frame_keeps_its_scene_and_leaves_the_queue_at_once(tmp_path):
+    store = LabelStore(tmp_path / "labels.sqlite", "run1", "push")
+    store.add(frame(0), None, "pending", key=3, probability=0.2, scene=np.ones(4, np.float32))
+    (waiting,) = store.pending()
+    row = store.answer_pending(waiting, 1, "human")
+    fresh = LabelStore(tmp_path / "labels.sqlite", "run1", "push")  # durable
+    assert fresh.pending() == []
+    (answer,) = fresh.answers()
+    assert (answer.id, answer.label, answer.source, answer.key) == (row, 1, "human", 3)
+    assert answer.probability == pytest.approx(0.2)
+    np.testing.assert_array_equal(answer.scene, np.ones(4))
+
+
 def test_a_store_keeps_its_labels_under_any_run_name_and_survives_reopening(tmp_path):
     path = tmp_path / "labels.sqlite"
     a = LabelStore(path, "a", "push")

@@ -112,6 +112,22 @@ def test_success_window_keys_do_what_they_say(display):
     assert any(np.array_equal(shot[y : y + 384, :384], enlarged) for y in range(0, 100))
 
 
+def assert_shows_frame_and_scene(shot, answer):
+    """The screenshot holds the frame enlarged 8x and, beside it, the env's own 384-pixel
+    picture of the scene state stored with the frame, from the frame's camera."""
+    from reward_learning.tasks import make_env
+
+    env = make_env("push", image_size=384)
+    env.reset(seed=0)
+    env.unwrapped.set_scene_state(answer.scene)
+    expected = np.concatenate(
+        [np.kron(answer.image, np.ones((8, 8, 1), np.uint8)), env.unwrapped.render_image()], 1
+    )
+    env.close()
+    shot = shot[..., :3]
+    assert any(np.array_equal(shot[y : y + 384, :768], expected) for y in range(0, 100))
+
+
 def send_wm_delete(window_id):
     """What a window manager sends when a person clicks a window's close button."""
     import ctypes
@@ -209,11 +225,13 @@ def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(di
     agent.TrainingRun(config).train()
     store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
     assert len(store.pending()) == 2 and store.answers() == []
-    thread = press("reward_learning: success?", ["y", "n"])
+    shots = []
+    thread = press("reward_learning: success?", ["y", "n"], shots)
     assert main(["label", str(tmp_path / "run")]) == 0
     thread.join()
     assert store.pending() == []
     assert [(a.label, a.source) for a in store.answers()] == [(1, "human"), (0, "human")]
+    assert_shows_frame_and_scene(shots[0], store.answers()[0])
     resumed = agent.TrainingRun(run_config.load_run_config(tmp_path / "run"), resume=True)
     assert resumed.labels_used == 2
 
@@ -304,12 +322,14 @@ def test_an_answer_given_while_training_is_stored_and_used_at_the_next_update(di
     from reward_learning.labels import LabelStore
 
     run = _live_run(tmp_path)
-    thread = press(LIVE, ["y"], delay=0.5)
+    shots = []
+    thread = press(LIVE, ["y"], shots, delay=0.5)
     run.train()
     thread.join()
     store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
     (answer,) = store.answers()
     assert (answer.label, answer.source) == (1, "human")
+    assert_shows_frame_and_scene(shots[0], answer)
     assert answer.id in run.data.positives
     # Folded in before a later classifier update: the update counted it.
     assert run.classifier_callback.labels_at_update == 1
