@@ -1,7 +1,7 @@
 """Push: ground-truth success rate vs env steps and labels for every reward mode.
 
 Usage: python -m benchmarks.push_learning [--modes vice-raq classifier ...] [--seeds 0 1 2]
-       [--steps 20000] [--extra goals=10 ...] [--address auto]
+       [--steps 20000] [--extra goals=10 ...] [--address auto] [--parallel 1]
 Every mode x seed is a trial of `reward-learning sweep` on Ray Tune (one per free core, or a
 cluster with --address); run directories go to runs/bench/TASK/runs/ (they hold replay buffers:
 not committed) and continue from their checkpoints when the same command is started again with
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import fcntl
+import os
 import sys
 import time
 from pathlib import Path
@@ -56,12 +57,20 @@ def main(task: str = "push", default_steps: int = 20_000, doc: str | None = __do
         "--extra", nargs="*", default=[], help="TrainConfig settings of the variant, key=value"
     )
     parser.add_argument("--address", default=None, help="a Ray cluster (default: local Ray)")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        help="trials at a time on this machine (default: one per core)",
+    )
     args = parser.parse_args()
     try:
         extra = {k: parse_value(k, v) for k, v in (p.split("=", 1) for p in args.extra)}
+        cores = os.cpu_count() or 1
         config = SweepConfig(
             task=task, steps=args.steps, out=f"runs/bench/{task}", address=args.address,
             callbacks=DIAGNOSTICS.get(task, []),
+            cpus_per_trial=cores / args.parallel if args.parallel else 1.0,
         )  # fmt: skip
         # Every --extra names the variant (vice-raq (goals=10)), as the table's rows do.
         trials = [Trial(mode, extra, seed) for mode in args.modes for seed in args.seeds]

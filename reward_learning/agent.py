@@ -38,13 +38,14 @@ from reward_learning.gallery import plot_goals, plot_queries
 from reward_learning.goals import load_goal_images, render_goals
 from reward_learning.labels import LabelStore
 from reward_learning.learners import OBS_STATS, make_learner, policy_vec_env
-from reward_learning.live_labels import LiveLabelWindow
+from reward_learning.live_labels import DelayedAnswers, LiveLabelWindow
 from reward_learning.metrics import append_metrics, keep_metrics_until, plot_metrics, read_metrics
 from reward_learning.oracles import (
     GroundTruthTap,
     LaterOracle,
     Oracle,
     SimulatedOracle,
+    WindowOracle,
     success_window_oracle,
 )
 from reward_learning.queries import QueryCallback
@@ -77,6 +78,8 @@ class MetricsCallback(BaseCallback):
         )
         append_metrics(self.path, row)
         self.logger.record("time/reward_share", row["reward_s"] / max(row["wall_s"], 1e-9))
+        for name in ("labels", "pending", "skipped", "corrected", "person_s"):
+            self.logger.record(f"labels/{name}", row[name])
         return True
 
 
@@ -106,6 +109,7 @@ class TrainingRun:
         self._started = time.perf_counter()
         self._earlier_wall = 0.0
         self._earlier_reward = 0.0
+        self._earlier_person = 0.0
         self.classifier = SuccessClassifier(
             mixup_alpha=config.classifier_mixup,
             shift=config.classifier_shift,
@@ -139,6 +143,7 @@ class TrainingRun:
         self.model = make_learner(config, self.venv)
         self.classifier_callback: ClassifierCallback | None = None
         self.query_callback: QueryCallback | None = None
+        self.live_window: LiveLabelWindow | None = None
         self._callback_states: dict[str, Any] = {}  # from a checkpoint, for _callbacks()
         if resume:
             self._restore(saved)
@@ -182,20 +187,28 @@ class TrainingRun:
         c = self.config
         callbacks: list[BaseCallback] = []
         if c.reward == "vice-raq":
+            # A late simulated person answers the frames a round leaves pending, as a person would.
+            asker = LaterOracle() if c.oracle_delay else self.oracle
             self.query_callback = QueryCallback(
-                self.classifier, self.frames, self.data, self.oracle, self.store,
+                self.classifier, self.frames, self.data, asker, self.store,
                 c.query_strategy, start=c.learning_starts + c.queries_every,
                 every=c.queries_every, per_round=c.queries_per_round, budget=c.label_budget,
                 first_key=self.frames.size,
             )  # fmt: skip
             callbacks.append(self.query_callback)
             if c.oracle == "human" and c.human_wait == "queue":
-                callbacks.append(
-                    LiveLabelWindow(
-                        self.store, self.data, self.query_callback,
-                        view=SceneView(c.task, c.env_kwargs),
-                    )
+                self.live_window = LiveLabelWindow(
+                    self.store, self.data, self.query_callback,
+                    view=SceneView(c.task, c.env_kwargs),
                 )  # fmt: skip
+                callbacks.append(self.live_window)
+            elif c.oracle_delay:
+                assert isinstance(self.oracle, SimulatedOracle), "a late answer is simulated"
+                callbacks.append(
+                    DelayedAnswers(
+                        self.store, self.data, self.query_callback, self.oracle, c.oracle_delay
+                    )
+                )
         if isinstance(self.reward_fn, ClassifierReward):
             self.classifier_callback = ClassifierCallback(
                 self.classifier, self.reward_fn, self.frames, self.data, start=c.learning_starts,
@@ -246,6 +259,7 @@ class TrainingRun:
             stats.mean, stats.var, stats.count = checkpoint.load_obs_stats(saved / OBS_STATS)
         self._earlier_wall = float(state["wall_s"])
         self._earlier_reward = float(state["reward_s"])
+        self._earlier_person = float(state.get("person_s", 0.0))  # older checkpoints lack it
         if "numpy_global" in state:  # checkpoints from before the streams were kept lack it
             checkpoint.set_numpy_global_state(state["numpy_global"])
         if state.get("oracle_rng") and isinstance(self.oracle, SimulatedOracle):
@@ -268,6 +282,7 @@ class TrainingRun:
         state: dict[str, Any] = {
             "wall_s": self.wall_seconds(),
             "reward_s": self.reward_seconds(),
+            "person_s": self.person_seconds(),
             "numpy_global": checkpoint.numpy_global_state(),
             "oracle_rng": self.oracle.rng.bit_generator.state
             if isinstance(self.oracle, SimulatedOracle)
@@ -296,6 +311,15 @@ class TrainingRun:
         for callback in (self.classifier_callback, self.query_callback):
             if callback is not None:
                 seconds += callback.seconds
+        return seconds
+
+    def person_seconds(self) -> float:
+        """Seconds a person spent on the questions in a window, earlier sessions included."""
+        seconds = self._earlier_person
+        if isinstance(self.oracle, WindowOracle):
+            seconds += self.oracle.seconds_answering
+        if self.live_window is not None:
+            seconds += self.live_window.seconds_answering
         return seconds
 
     # -- running ------------------------------------------------------------------------
@@ -362,6 +386,7 @@ class TrainingRun:
         append_metrics(self.out / "metrics.csv", self._metrics_row(success, mean_return))
 
     def _metrics_row(self, success_rate: float, eval_return: float) -> dict[str, float]:
+        counts = self.store.counts()
         return {
             "step": self.model.num_timesteps,
             "success_rate": success_rate,
@@ -369,6 +394,10 @@ class TrainingRun:
             "labels": self.labels_used,
             "wall_s": round(self.wall_seconds(), 1),
             "reward_s": round(self.reward_seconds(), 1),
+            "pending": counts.pending,
+            "skipped": counts.skipped,
+            "corrected": counts.corrected,
+            "person_s": round(self.person_seconds(), 1),
         }
 
     def obs_stats(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -388,6 +417,8 @@ class TrainingRun:
             "success_rate": rows[-1]["success_rate"] if rows else None,
             "success_source": self.success_source,
             "labels": self.labels_used,
+            **{f"labels_{k}": v for k, v in self.store.counts()._asdict().items()},
+            "person_s": round(self.person_seconds(), 1),
             "goal_images": len(self.goals),
             "wall_s": round(self.wall_seconds(), 1),
             "reward_share": round(self.reward_seconds() / max(self.wall_seconds(), 1e-9), 3),

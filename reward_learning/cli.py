@@ -79,9 +79,15 @@ def _train(args: argparse.Namespace) -> None:
     rate = "not evaluated" if summary["success_rate"] is None else f"{summary['success_rate']:.0%}"
     if summary["success_source"] == "classifier":
         rate += " (the classifier's verdict: the env reports no success)"
+    asked = ""
+    if summary["labels_pending"] or summary["labels_skipped"] or summary["labels_corrected"]:
+        asked = (
+            f" ({summary['labels_pending']} pending, {summary['labels_skipped']} skipped, "
+            f"{summary['labels_corrected']} corrected; {summary['person_s']:.0f} s answering)"
+        )
     print(
         f"{summary['task']} ({summary['reward']}): success rate {rate} after "
-        f"{summary['steps']} env steps, {summary['labels']} oracle labels, "
+        f"{summary['steps']} env steps, {summary['labels']} oracle labels{asked}, "
         f"{summary['goal_images']} goal images, {summary['wall_s'] / 60:.1f} min "
         f"({summary['reward_share']:.0%} in the reward machinery)"
     )

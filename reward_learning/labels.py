@@ -47,6 +47,22 @@ class LabelStoreError(UserInputError):
     """The label database cannot be used; it is left as it was."""
 
 
+class LabelCounts(NamedTuple):
+    """The questions of a run as they stand (answers in force; corrections counted apart)."""
+
+    answered: int
+    pending: int
+    skipped: int
+    corrected: int
+
+
+IN_FORCE = (
+    "retracted = 0 AND id NOT IN"
+    " (SELECT supersedes FROM labels WHERE supersedes IS NOT NULL AND retracted = 0)"
+)
+"""Rows neither taken back nor superseded by a correction."""
+
+
 class StoredLabel(NamedTuple):
     """One answer as stored. ``image`` is uint8 ``(H, W, 3)`` or ``(H, W)``."""
 
@@ -236,8 +252,7 @@ class LabelStore:
         """
         sql = (
             "SELECT id, run, task, key, image_png, label, source, probability, score, created,"
-            " supersedes, scene FROM labels WHERE retracted = 0 AND id NOT IN"
-            " (SELECT supersedes FROM labels WHERE supersedes IS NOT NULL AND retracted = 0)"
+            f" supersedes, scene FROM labels WHERE {IN_FORCE}"
         )
         if not include_skipped:
             sql += " AND label IS NOT NULL"
@@ -259,6 +274,15 @@ class LabelStore:
             )  # fmt: skip
             for r in rows
         ]
+
+    def counts(self) -> LabelCounts:
+        """How many answers are in force, frames wait, were skipped, and answers were corrected."""
+        row = self.db.execute(
+            "SELECT COUNT(label), COUNT(*) FILTER (WHERE label IS NULL AND source = 'pending'),"
+            " COUNT(*) FILTER (WHERE label IS NULL AND source != 'pending'),"
+            f" COUNT(supersedes) FROM labels WHERE {IN_FORCE}"
+        ).fetchone()
+        return LabelCounts(*row)
 
     def pending(self) -> list[StoredLabel]:
         """Frames a run saved for a person to answer later (``--oracle later``), oldest first."""

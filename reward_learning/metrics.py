@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import math
 from pathlib import Path
 
 from reward_learning import checkpoint
@@ -18,7 +20,22 @@ def keep_metrics_until(path: Path, step: int) -> None:
 
 
 def append_metrics(path: Path, row: dict[str, float]) -> None:
-    """One row of ``metrics.csv`` (the header first when the file is new)."""
+    """One row of ``metrics.csv`` (the header first when the file is new).
+
+    A file written by an older version, with fewer columns, is rewritten first with the new
+    columns left empty in its rows.
+    """
+    if path.exists():
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            earlier = list(reader)
+            header = reader.fieldnames or []
+        if header != list(row):
+            text = io.StringIO()
+            writer = csv.DictWriter(text, fieldnames=list(row), restval="")
+            writer.writeheader()
+            writer.writerows(earlier)
+            checkpoint.atomic_write(path, text.getvalue().encode())
     new = not path.exists()
     with open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(row))
@@ -28,11 +45,14 @@ def append_metrics(path: Path, row: dict[str, float]) -> None:
 
 
 def read_metrics(path: Path) -> list[dict[str, float]]:
-    """Rows of ``metrics.csv`` as floats; empty when there is none yet."""
+    """Rows of ``metrics.csv`` as floats (NaN where a column is empty); empty when none yet."""
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [
+            {k: float(v) if v != "" else math.nan for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]
 
 
 def plot_metrics(run_dir: Path, success_source: str = "ground truth") -> Path | None:

@@ -56,6 +56,9 @@ class TrainConfig:
     stops until each round is answered, the paper's protocol)."""
     oracle_error: float = 0.0
     """Probability that the simulated oracle answers wrongly."""
+    oracle_delay: int = 0
+    """With --oracle simulated: answer each query round this many env steps after it was asked,
+    as a person working through the queue while training goes on (0: at once)."""
     steps: int = 20_000
     """Env steps of training (drape: 50,000). Push at the defaults: 100% at 10k on four of five
     seeds; seed 0 reached 100% at 15k (benchmarks/README.md)."""
@@ -160,8 +163,8 @@ observations are unmeasured there (benchmarks/README.md)."""
 
 
 RESUMABLE: tuple[str, ...] = (
-    "steps", "label_budget", "oracle", "human_wait", "oracle_error", "eval_every", "eval_episodes",
-    "threads", "device", "progress", "video",
+    "steps", "label_budget", "oracle", "human_wait", "oracle_error", "oracle_delay", "eval_every",
+    "eval_episodes", "threads", "device", "progress", "video",
 )  # fmt: skip
 """The settings a resumed run may change; the rest define the run."""
 
@@ -174,6 +177,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "classifier_every": (1, float("inf")),
     "classifier_steps": (1, float("inf")),
     "oracle_error": (0.0, 1.0),
+    "oracle_delay": (0, float("inf")),
     "oracle_negative_share": (0.0, 0.99),
     "reward_scale": (1e-6, 1e6),
     "label_smoothing": (0.0, 0.99),
@@ -218,6 +222,11 @@ def validate(config: TrainConfig) -> None:
         raise UserInputError(
             f"--n-steps {config.n_steps}: n-step returns need --policy-input state "
             "(SB3 has no n-step buffer for dict observations)"
+        )
+    if config.oracle_delay and config.oracle != "simulated":
+        raise UserInputError(
+            f"--oracle-delay {config.oracle_delay} simulates a person who answers late: it needs "
+            f"--oracle simulated (not {config.oracle})"
         )
     if config.task not in TASKS:
         check_gym_task(config)

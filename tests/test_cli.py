@@ -104,6 +104,8 @@ def test_help_prints_every_flag(capsys, command, flag):
         (["--image-size", "7"], "--image-size 7: expected a value in [16, 512]"),
         (["--ent-coef", "warm"], "--ent-coef 'warm': expected auto, auto_X or a number X"),
         (["--threads", "0"], "--threads 0: expected a value in [1, 1024]"),
+        (["--oracle-delay", "-1"], "--oracle-delay -1: expected a value >= 0"),
+        (["--oracle", "later", "--oracle-delay", "500"], "it needs --oracle simulated (not later)"),
     ],
 )
 def test_out_of_range_flags_are_refused_before_anything_is_written(

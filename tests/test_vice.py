@@ -3,6 +3,7 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
+from stable_baselines3.common.callbacks import BaseCallback
 import torch
 
 from reward_learning import agent, evaluation, metrics, run_config
@@ -299,6 +300,10 @@ def test_end_to_end_run_writes_every_output(tmp_path, task, reward, overrides):
     assert summary["steps"] == 300
     rows = metrics.read_metrics(out / "metrics.csv")
     assert [r["step"] for r in rows] == [150, 300]
+    # The simulated oracle answers at once: nothing waits, nothing is skipped, no person's time.
+    assert [(r["pending"], r["skipped"], r["corrected"], r["person_s"]) for r in rows] == [
+        (0, 0, 0, 0)
+    ] * 2
     if reward == "vice-raq":
         assert summary["labels"] > 0
         # Ground truth reached learning only through the oracle, for the frames it was asked about.
@@ -321,6 +326,45 @@ def test_resume_continues_steps_and_keeps_every_label(tmp_path):
     assert summary["steps"] == 400
     assert [(a.id, a.label) for a in second.store.answers()][: len(labels)] == labels
     assert summary["labels"] >= len(labels)
+
+
+class AnswersByStep(BaseCallback):
+    """Labels folded into the classifier at every env step."""
+
+    def __init__(self, run):
+        super().__init__()
+        self.run = run
+        self.labels = {}
+
+    def _on_step(self):
+        self.labels[self.num_timesteps] = self.run.labels_used
+        return True
+
+
+def test_a_late_simulated_person_answers_each_round_delay_steps_after_it(tmp_path):
+    run = tiny_run(tmp_path, "vice-raq", steps=400, eval_every=200, oracle_delay=150)
+    seen = AnswersByStep(run)
+    summary = run.train(extra_callbacks=(seen,))
+    # Rounds at 200, 300 and 400: the first round's answers arrive at 350 (at the next poll of
+    # the queue, every 4 steps), none before; the second's would at 450.
+    assert max(seen.labels[t] for t in range(1, 350)) == 0
+    assert seen.labels[353] >= 1 and seen.labels[353] == seen.labels[400]
+    answers = run.store.answers()
+    assert summary["labels"] == len(answers) == seen.labels[400]
+    assert {a.source for a in answers} == {"simulated"}
+    assert summary["labels_pending"] == len(run.store.pending()) >= 1  # rounds 300 and 400
+    assert run.tap.lookups == len(answers)  # ground truth only for the frames answered
+    rows = metrics.read_metrics(tmp_path / "vice-raq" / "metrics.csv")
+    # Written at 400's evaluation, before 400's round: round 300's frames wait.
+    assert 1 <= rows[-1]["pending"] < summary["labels_pending"]
+
+
+def test_metrics_of_an_older_run_gain_the_new_columns_empty(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,success_rate,labels\n100,0.5,2\n")
+    metrics.append_metrics(path, {"step": 200, "success_rate": 1.0, "labels": 3, "pending": 1})
+    old, new = metrics.read_metrics(path)
+    assert (old["labels"], new["pending"]) == (2, 1) and np.isnan(old["pending"])
 
 
 def test_each_task_gets_its_own_settings_and_flags_win_on_the_command_line(tmp_path, monkeypatch):
