@@ -3,8 +3,8 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
-from stable_baselines3.common.callbacks import BaseCallback
 import torch
+from stable_baselines3.common.callbacks import BaseCallback
 
 from reward_learning import agent, evaluation, metrics, run_config
 from reward_learning.classifier import SuccessClassifier
