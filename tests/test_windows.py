@@ -349,6 +349,41 @@ def test_closing_the_window_lets_training_finish_without_more_questions(display,
     assert 1 <= len(pending) == run.query_callback.asked <= 2
 
 
+def test_sigkill_while_questions_wait_loses_no_answer_and_the_run_resumes(display, tmp_path):
+    import signal
+    import sys
+
+    from reward_learning import agent, checkpoint, run_config
+    from reward_learning.cli import main
+    from reward_learning.labels import LabelStore
+
+    out = tmp_path / "run"
+    flags = {
+        "steps": 20_000, "learning-starts": 100, "queries-every": 100, "classifier-every": 100,
+        "goals": 4, "eval-every": 200, "eval-episodes": 2, "device": "cpu",
+    }  # fmt: skip
+    command = [sys.executable, "-m", "reward_learning.cli", "train", "push", "--oracle", "human"]
+    command += ["--out", str(out), "--no-progress", "--no-video"]
+    command += [item for name, value in flags.items() for item in (f"--{name}", str(value))]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    press(LIVE, ["y"]).join()
+    store = LabelStore(out / "labels.sqlite", "run")
+    for _ in range(300):  # until the answer is in the store and the next round's frames wait
+        if store.answers() and store.pending():
+            break
+        time.sleep(0.1)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    ((answer_id, label, source),) = [(a.id, a.label, a.source) for a in store.answers()]
+    assert (label, source) == (1, "human") and store.pending()
+    saved = checkpoint.latest(out)
+    resume_to = (int(saved.name.removeprefix(checkpoint.PREFIX)) if saved else 0) + 100
+    assert main(["train", "--resume", str(out), "--steps", str(resume_to)]) == 0
+    assert [(a.id, a.label) for a in store.answers()] == [(answer_id, 1)]
+    resumed = agent.TrainingRun(run_config.load_run_config(out), resume=True)
+    assert answer_id in resumed.data.positives
+
+
 def test_mnist_human_oracle_stores_each_digit(display, tmp_path):
     from reward_learning.cli import main
     from reward_learning.labels import LabelStore
