@@ -11,7 +11,11 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 from sb3_contrib import TQC
 from stable_baselines3 import SAC
+from stable_baselines3.common.policies import ContinuousCritic
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, create_mlp
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize, VecTransposeImage
+from stable_baselines3.sac.policies import MultiInputPolicy, SACPolicy
+from torch import nn
 
 from reward_learning.frames import FrameDictReplayBuffer, FrameNStepReplayBuffer, FrameReplayBuffer
 
@@ -23,6 +27,71 @@ ALGOS: dict[str, type[SAC] | type[TQC]] = {"sac": SAC, "tqc": TQC}
 OBS_STATS = "obs_stats.npz"  # a checkpoint's observation statistics (normalize_obs)
 STATE_KEYS: dict[str, list[str] | None] = {"state": None, "image": ["state"]}
 """What VecNormalize normalizes: the whole (flat) observation, or a dict's state vector."""
+
+
+CRITICS: tuple[str, ...] = ("mlp", "layernorm", "droq")
+"""SAC's critics: SB3's MLP; LayerNorm after each hidden layer; or dropout (0.01) then LayerNorm
+(DroQ, Hiraoka et al., ICLR 2022), which keep Q-values tame at higher update-to-data ratios."""
+DROQ_DROPOUT = 0.01
+
+
+class _CriticDropout(nn.Dropout):
+    """DroQ's dropout, built as ``create_mlp`` builds its layer modules (from a width)."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__(p=DROQ_DROPOUT)
+
+
+class NormalizedCritic(ContinuousCritic):
+    """SB3's twin critics with ``post_linear`` modules after each hidden layer.
+
+    Args:
+        post_linear: module classes built from a layer's width (``nn.LayerNorm``, a dropout).
+        *args, **kwargs: those of :class:`~stable_baselines3.common.policies.ContinuousCritic`.
+    """
+
+    def __init__(self, *args: Any, post_linear: list[type[nn.Module]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        inputs = kwargs["features_dim"] + int(self.action_space.shape[0])  # type: ignore[index]
+        self.q_networks = []
+        for idx in range(self.n_critics):
+            layers = create_mlp(
+                inputs, 1, kwargs["net_arch"], kwargs.get("activation_fn", nn.ReLU),
+                post_linear_modules=post_linear,
+            )  # fmt: skip
+            self.add_module(f"qf{idx}", nn.Sequential(*layers))  # replaces SB3's plain MLP
+            self.q_networks.append(getattr(self, f"qf{idx}"))
+
+
+POST_LINEAR: dict[str, list[type[nn.Module]]] = {
+    "layernorm": [nn.LayerNorm],
+    "droq": [_CriticDropout, nn.LayerNorm],
+}
+
+
+class _NormalizedCritics:
+    """Mixin for SB3's SAC policies: critics built as :class:`NormalizedCritic` (``critic``)."""
+
+    critic_kwargs: dict[str, Any]
+    device: Any
+
+    def __init__(self, *args: Any, critic: str = "layernorm", **kwargs: Any) -> None:
+        self.post_linear = POST_LINEAR[critic]
+        super().__init__(*args, **kwargs)
+
+    def make_critic(  # noqa: D102 (SB3's signature)
+        self, features_extractor: BaseFeaturesExtractor | None = None
+    ) -> ContinuousCritic:
+        kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)  # type: ignore[attr-defined]
+        return NormalizedCritic(post_linear=self.post_linear, **kwargs).to(self.device)
+
+
+class NormalizedCriticPolicy(_NormalizedCritics, SACPolicy):
+    """SAC's state policy with :class:`NormalizedCritic` critics."""
+
+
+class NormalizedCriticMultiInputPolicy(_NormalizedCritics, MultiInputPolicy):
+    """SAC's dict-observation policy with :class:`NormalizedCritic` critics."""
 
 
 def policy_vec_env(
@@ -52,8 +121,13 @@ def make_learner(config: TrainConfig, env: gym.Env[Any, Any] | VecEnv) -> SAC | 
     """The policy's learner for ``env``, built from the config alone (checkpoints hold tensors)."""
     c = config
     state = c.policy_input == "state"
+    policy: str | type[SACPolicy] = "MlpPolicy" if state else "MultiInputPolicy"
+    policy_kwargs: dict[str, Any] = {"net_arch": [256, 256]}
+    if c.critic != "mlp":
+        policy = NormalizedCriticPolicy if state else NormalizedCriticMultiInputPolicy
+        policy_kwargs["critic"] = c.critic
     return ALGOS[c.algo](
-        "MlpPolicy" if state else "MultiInputPolicy",
+        policy,  # type: ignore[arg-type]
         env,
         # Image policies keep 2 images per transition: about 14 KB each at 48 px.
         buffer_size=1_000_000 if state else 100_000,
@@ -68,7 +142,7 @@ def make_learner(config: TrainConfig, env: gym.Env[Any, Any] | VecEnv) -> SAC | 
         gamma=c.gamma,
         ent_coef=c.ent_coef,
         learning_rate=c.learning_rate,
-        policy_kwargs={"net_arch": [256, 256]},
+        policy_kwargs=policy_kwargs,
         seed=c.seed,
         device=c.device,
         verbose=0,

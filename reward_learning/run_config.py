@@ -13,7 +13,7 @@ from typing import Any
 
 from reward_learning.config import check_ranges
 from reward_learning.errors import UserInputError
-from reward_learning.learners import ALGOS
+from reward_learning.learners import ALGOS, CRITICS
 from reward_learning.oracles import require_display
 from reward_learning.queries import QUERY_STRATEGIES
 from reward_learning.tasks import POLICY_INPUTS, TASKS, task_traits
@@ -31,6 +31,7 @@ TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "classifier_retrain": RETRAIN_MODES,
     "reward_form": REWARD_FORMS,
     "algo": tuple(ALGOS),
+    "critic": CRITICS,
 }
 
 
@@ -110,6 +111,9 @@ class TrainConfig:
     algo: str = "sac"
     """The policy's learner: sac (Stable-Baselines3) or tqc (sb3-contrib's truncated quantile
     critics; same API, five distributional critics)."""
+    critic: str = "mlp"
+    """SAC's critics: mlp (SB3's), layernorm (LayerNorm after each hidden layer) or droq
+    (dropout 0.01, then LayerNorm: DroQ, Hiraoka et al. 2022)."""
     ent_coef: str = "auto"
     """Entropy coefficient: auto (learned, starting at 1.0), auto_X (learned, starting at X) or
     a fixed number (SB3's convention)."""
@@ -227,6 +231,11 @@ def validate(config: TrainConfig) -> None:
         raise UserInputError(
             f"--oracle-delay {config.oracle_delay} simulates a person who answers late: it needs "
             f"--oracle simulated (not {config.oracle})"
+        )
+    if config.critic != "mlp" and config.algo != "sac":
+        raise UserInputError(
+            f"--critic {config.critic} builds SAC's critics: use it with --algo sac "
+            f"(not {config.algo})"
         )
     if config.task not in TASKS:
         check_gym_task(config)
