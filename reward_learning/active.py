@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from reward_learning import uncertainty
+from reward_learning.typicality import select_typical
 
 
 class Estimator(Protocol):
@@ -34,6 +35,12 @@ class StochasticEstimator(Protocol):
 
 Retrain = Literal["scratch", "warm"]
 
+STRATEGIES: tuple[str, ...] = (
+    *uncertainty.STRATEGIES, "batchbald", "typiclust", "typiclust-batchbald",
+)  # fmt: skip
+"""The uncertainty core's scores; BatchBALD's joint selection; TypiClust's typical picks; and
+TypiClust until ``cold_start_labels`` labels, BatchBALD after (the cold-start schedule)."""
+
 
 class ActiveLearner:
     """Pool-based learner: ``query(pool, n)`` picks items, ``teach(x, y)`` learns their labels.
@@ -42,17 +49,18 @@ class ActiveLearner:
         make_estimator: builds a fresh, unfitted estimator.
         x_initial: initial labelled items, shape ``(N0, ...)``.
         y_initial: their labels, shape ``(N0,)``.
-        strategy: a name from :data:`reward_learning.uncertainty.STRATEGIES`.
+        strategy: a name from :data:`STRATEGIES`.
         retrain: ``"scratch"`` builds and fits a new estimator on all labels after each
             ``teach``; ``"warm"`` keeps fitting the same estimator (cheaper, can overfit
             early labels).
-        n_passes: stochastic passes for ``bald`` (the estimator must be a
+        n_passes: stochastic passes for ``bald`` and ``batchbald`` (the estimator must be a
             :class:`StochasticEstimator`).
-        diversity: when set, batch-aware selection: an item closer to an earlier pick of the
-            same query than ``diversity`` times the median pairwise distance of the pool's
-            embeddings is skipped (see :func:`~reward_learning.uncertainty.select_diverse`).
-            Embeddings are the estimator's ``embed(x)`` when it has one, else the flattened items.
-        rng: random generator for the ``random`` strategy.
+        embed: items ``(N, ...)`` to embeddings ``(N, D)`` for TypiClust, made without labels
+            (default: the flattened items).
+        cold_start_labels: ``typiclust-batchbald`` picks typical items while fewer labels than
+            this are in hand.
+        rng: random generator for ``random`` and BatchBALD's sampled configurations.
+        seed: TypiClust's k-means initialization.
     """
 
     def __init__(
@@ -64,23 +72,28 @@ class ActiveLearner:
         *,
         retrain: Retrain = "scratch",
         n_passes: int = 10,
-        diversity: float | None = None,
+        embed: Callable[[np.ndarray], np.ndarray] | None = None,
+        cold_start_labels: int = 100,
         rng: np.random.Generator | None = None,
+        seed: int = 0,
     ) -> None:
-        uncertainty.check_strategy(strategy)
+        uncertainty.check_strategy(strategy, STRATEGIES)
         if retrain not in ("scratch", "warm"):
             raise ValueError(f"retrain={retrain!r}: expected 'scratch' or 'warm'")
         self.make_estimator = make_estimator
         self.strategy = strategy
         self.retrain = retrain
         self.n_passes = n_passes
-        self.diversity = diversity
+        self.embed = embed or (lambda x: np.asarray(x, np.float32).reshape(len(x), -1))
+        self.cold_start_labels = cold_start_labels
         self.rng = rng or np.random.default_rng()
+        self.seed = seed
         self.x_labelled = np.asarray(x_initial)
         self.y_labelled = np.asarray(y_initial)
         self.estimator = make_estimator()
-        if strategy == "bald" and not isinstance(self.estimator, StochasticEstimator):
-            raise TypeError("strategy 'bald' needs an estimator with predict_proba_passes()")
+        stochastic = strategy in ("bald", "batchbald", "typiclust-batchbald")
+        if stochastic and not isinstance(self.estimator, StochasticEstimator):
+            raise TypeError(f"strategy {strategy!r} needs an estimator with predict_proba_passes()")
         self.estimator.fit(self.x_labelled, self.y_labelled)
 
     @property
@@ -88,31 +101,36 @@ class ActiveLearner:
         """How many labelled items the estimator was fitted on."""
         return len(self.y_labelled)
 
-    def probabilities(self, pool: np.ndarray) -> np.ndarray:
-        """What the scores are computed from: ``(K, N, C)`` for ``bald``, else ``(N, C)``."""
-        if self.strategy == "bald":
-            assert isinstance(self.estimator, StochasticEstimator)
-            return self.estimator.predict_proba_passes(pool, self.n_passes)
-        return self.estimator.predict_proba(pool)
+    def current_strategy(self) -> str:
+        """The strategy of the next query (the cold-start schedule switches at a label count)."""
+        if self.strategy == "typiclust-batchbald":
+            return "typiclust" if self.n_labels < self.cold_start_labels else "batchbald"
+        return self.strategy
+
+    def _passes(self, pool: np.ndarray) -> np.ndarray:
+        assert isinstance(self.estimator, StochasticEstimator)
+        return self.estimator.predict_proba_passes(pool, self.n_passes)
 
     def query(self, pool: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Pick the ``n`` most informative pool items.
+        """Pick ``n`` pool items to ask about.
 
         Args:
             pool: unlabelled items, shape ``(N, ...)``.
             n: how many to pick.
 
         Returns:
-            ``(indices into pool, scores)``, best first.
+            ``(indices into pool, scores)``, in the order picked.
         """
-        probs = np.empty((len(pool), 0)) if self.strategy == "random" else self.probabilities(pool)
-        scores = uncertainty.score(self.strategy, probs, self.rng)
-        if self.diversity is None:
-            return uncertainty.select_top(scores, n)
-        embed = getattr(self.estimator, "embed", None)
-        embeddings = embed(pool) if callable(embed) else pool.reshape(len(pool), -1)
-        radius = self.diversity * uncertainty.median_distance(embeddings, self.rng)
-        return uncertainty.select_diverse(scores, embeddings, n, radius)
+        strategy = self.current_strategy()
+        if strategy == "typiclust":
+            return select_typical(self.embed(pool), self.embed(self.x_labelled), n, self.seed)
+        if strategy == "batchbald":
+            return uncertainty.select_batchbald(self._passes(pool), n, self.rng)
+        if strategy == "random":
+            probs = np.empty((len(pool), 0))
+        else:
+            probs = self._passes(pool) if strategy == "bald" else self.estimator.predict_proba(pool)
+        return uncertainty.select_top(uncertainty.score(strategy, probs, self.rng), n)
 
     def teach(self, x: np.ndarray, y: np.ndarray) -> None:
         """Add labelled items (shapes ``(M, ...)`` and ``(M,)``) and refit per ``retrain``."""

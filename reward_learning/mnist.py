@@ -7,6 +7,7 @@ any MNIST-format IDX dataset (full MNIST, Fashion-MNIST) can be read from a dire
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import struct
 from collections.abc import Iterator
@@ -20,12 +21,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from reward_learning import uncertainty
-from reward_learning.active import ActiveLearner
+from reward_learning.active import STRATEGIES, ActiveLearner
 from reward_learning.config import check_ranges, save_config
 from reward_learning.devices import resolve_device
 from reward_learning.errors import UserInputError
 from reward_learning.labels import LabelStore, stored_answers
 from reward_learning.oracles import Oracle, Query, SimulatedOracle
+from reward_learning.typicality import embed_pixels, pixel_pca
 
 
 class DatasetError(UserInputError):
@@ -239,6 +241,12 @@ class MnistCNN(nn.Module):
         return self.head(self.features(x))
 
 
+INFERENCE_BATCH = 256
+"""Images per forward pass at inference: the first convolution's output for 256 digits (22 MB)
+stays near the CPU's caches, where 4,096 at once (350 MB) made the pass several times slower
+(benchmarks/README.md)."""
+
+
 class CNNEstimator:
     """An :class:`~reward_learning.active.Estimator` over uint8 digit images ``(N, 28, 28)``.
 
@@ -259,6 +267,7 @@ class CNNEstimator:
         self.device = resolve_device(device)
         self.generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
+        self.n_classes = n_classes
         self.model = MnistCNN(n_classes).to(self.device)
         self.model(torch.zeros(1, 1, 28, 28, device=self.device))  # materialize LazyLinear
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
@@ -266,7 +275,8 @@ class CNNEstimator:
         self.batch_size = batch_size
 
     def _tensor(self, x: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(x, device=self.device).float().div_(255).unsqueeze(1)
+        # A copy: IDX files are read into read-only arrays, which torch will not wrap.
+        return torch.tensor(x, device=self.device).float().div_(255).unsqueeze(1)
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> CNNEstimator:
         """Train on images uint8 ``(N, 28, 28)`` and labels int ``(N,)``."""
@@ -281,16 +291,16 @@ class CNNEstimator:
             self.optimizer.step()
         return self
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _probabilities(self, x: np.ndarray, n_passes: int, train_mode: bool) -> np.ndarray:
         self.model.train(train_mode)
-        out = []
-        for start in range(0, len(x), 4096):
-            images = self._tensor(x[start : start + 4096])
-            features = self.model.features(images)  # deterministic part computed once
-            passes = [self.model.head(features).softmax(-1) for _ in range(n_passes)]
-            out.append(torch.stack(passes))
-        return torch.cat(out, dim=1).cpu().numpy()
+        out = np.empty((n_passes, len(x), self.n_classes), dtype=np.float32)
+        for start in range(0, len(x), INFERENCE_BATCH):
+            stop = min(len(x), start + INFERENCE_BATCH)
+            features = self.model.features(self._tensor(x[start:stop]))  # shared by the passes
+            for k in range(n_passes):
+                out[k, start:stop] = self.model.head(features).softmax(-1).cpu().numpy()
+        return out
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities with dropout off, shape ``(N, C)``."""
@@ -300,12 +310,6 @@ class CNNEstimator:
         """MC-dropout class probabilities, shape ``(n_passes, N, C)``."""
         return self._probabilities(x, n_passes, train_mode=True)
 
-    def embed(self, x: np.ndarray) -> np.ndarray:
-        """Convolutional features (dropout off), shape ``(N, 1600)``, for diverse selection."""
-        self.model.eval()
-        with torch.no_grad():
-            return self.model.features(self._tensor(x)).cpu().numpy()
-
 
 # --------------------------------------------------------------------------- experiment
 
@@ -314,8 +318,9 @@ class CNNEstimator:
 class MnistConfig:
     """One MNIST active-learning experiment (the ``reward-learning mnist`` command)."""
 
-    strategy: list[str] = field(default_factory=lambda: ["least-confident", "bald"])
-    """Query strategies to compare; random is always run too, as the baseline."""
+    strategy: list[str] = field(default_factory=lambda: ["typiclust-batchbald"])
+    """Query strategies to compare (least-confident, margin, entropy, bald, batchbald, typiclust,
+    typiclust-batchbald); random is always run too, as the baseline."""
     initial: int = 20
     """Labelled digits to start from, balanced over classes."""
     queries: int = 10
@@ -339,11 +344,10 @@ class MnistConfig:
     mc_passes: int = 10
     """MC-dropout passes for BALD."""
     pool_sample: int = 0
-    """Score a random subset of this many pool digits per round (0: the whole pool); cuts
-    the cost of a round on a CPU, as BatchBALD's experiments do."""
-    diverse: bool = False
-    """Batch-aware selection: skip picks whose CNN features lie within half the median
-    pairwise distance of an earlier pick in the same round."""
+    """Score a random subset of this many pool digits per round (0: the whole pool)."""
+    cold_start_labels: int = 100
+    """typiclust-batchbald: typical picks (TypiClust on the pixels' PCA) while fewer labels than
+    this are in hand, BatchBALD after."""
     device: str = "auto"
     """``auto``, ``cpu`` or ``cuda``."""
     out: str = "runs/mnist"
@@ -378,10 +382,15 @@ def run_strategy(
     def make_estimator() -> CNNEstimator:
         return CNNEstimator(train_steps=config.train_steps, seed=seed, device=config.device)
 
+    embed = None
+    if strategy.startswith("typiclust"):  # embeddings made without labels, once per run
+        pca = pixel_pca(data.x_pool, seed=seed)
+        embed = functools.partial(embed_pixels, pca)
     learner = ActiveLearner(
         make_estimator, data.x_initial, data.y_initial, strategy,
         retrain="warm" if config.retrain == "warm" else "scratch",
-        n_passes=config.mc_passes, rng=rng,
+        n_passes=config.mc_passes, embed=embed, cold_start_labels=config.cold_start_labels,
+        rng=rng, seed=seed,
     )  # fmt: skip
     if oracle is None:
         oracle = SimulatedOracle(
@@ -441,7 +450,7 @@ def run_experiment(config: MnistConfig, oracle: Oracle | None = None) -> list[Cu
     strategies = list(dict.fromkeys([*config.strategy, "random"]))
     for strategy in strategies:
         try:
-            uncertainty.check_strategy(strategy)
+            uncertainty.check_strategy(strategy, STRATEGIES)
         except ValueError as e:
             raise UserInputError(str(e)) from e
     digits = load_digits(config.data)

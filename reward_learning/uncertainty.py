@@ -217,6 +217,101 @@ def select_diverse(
     return indices, scores[indices]
 
 
+def select_batchbald(
+    probs: np.ndarray,
+    n: int,
+    rng: np.random.Generator | None = None,
+    samples: int = 1000,
+    candidates: int = 2000,
+    chunk: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:
+    """BatchBALD (Kirsch et al., NeurIPS 2019): a batch that is jointly informative.
+
+    Greedy: each pick maximizes the mutual information between the labels of the whole batch
+    and the model, ``I(y_1..y_m; w) = H(y_1..y_m) - sum_j E_w H(y_j | w)``. The joint entropy is
+    exact (every class configuration of the batch so far) while there are at most ``samples``
+    configurations, then estimated from ``samples`` configurations drawn from the model's joint
+    predictive, as the paper does. Only the ``candidates`` items of highest BALD are considered
+    (the paper, too, ran on pool subsets): a pick's gain is at most its own BALD score. They are
+    scored in chunks in order of BALD, and the rest are skipped once none can beat the best gain
+    (the greedy pick is unchanged by that).
+
+    Args:
+        probs: ``K`` stochastic passes, shape ``(K, N, C)`` (or ``(K, N)`` for binary).
+        n: how many to pick.
+        rng: draws the sampled configurations.
+        samples: configurations kept once the exact joint is larger.
+        candidates: items of highest BALD considered.
+        chunk: candidates scored at once (memory ``samples x chunk x C`` floats).
+
+    Returns:
+        ``(indices, gains)``: the picks in order and each one's gain in joint mutual information
+        (nats); a batch of one is BALD's top item.
+    """
+    rng = rng if rng is not None else np.random.default_rng()
+    p = np.asarray(as_class_probabilities(probs, stochastic=True), dtype=np.float64)
+    n_passes, n_items, n_classes = p.shape
+    conditional = _entropy(p).mean(0)  # E_w H(y_i | w), (N,)
+    mutual_information = bald(p)
+    order = select_top(mutual_information, candidates)[0]
+    upper = mutual_information[order]
+    joint = np.ones((n_passes, 1))  # P(configuration of the picks | w_k), (K, M)
+    weights = np.ones(1)  # each configuration's weight in the joint-entropy sum
+    drawn: np.ndarray | None = None  # sampled configurations: the pass each was drawn from
+    picks: list[int] = []
+    gains: list[float] = []
+    batch_entropy = 0.0
+    for _ in range(min(n, len(order))):
+        best, best_gain, best_entropy = -1, -np.inf, 0.0
+        for start in range(0, len(order), chunk):
+            if upper[start] <= best_gain:
+                break
+            scored = order[start : start + chunk]
+            entropies = _joint_entropies(joint, weights, p[:, scored])
+            gain = entropies - batch_entropy - conditional[scored]
+            gain[np.isin(scored, picks)] = -np.inf
+            top = int(np.argmax(gain))
+            if gain[top] > best_gain:
+                best, best_gain, best_entropy = int(scored[top]), gain[top], entropies[top]
+        picks.append(best)
+        gains.append(float(best_gain))
+        batch_entropy = best_entropy
+        if drawn is None and joint.shape[1] * n_classes <= samples:
+            joint = (joint[:, :, None] * p[:, best][:, None, :]).reshape(n_passes, -1)
+            weights = np.ones(joint.shape[1])
+            continue
+        if drawn is None:  # too many configurations: draw them from the joint predictive
+            drawn = rng.integers(n_passes, size=samples)
+            joint = np.ones((n_passes, samples))
+            new = picks
+        else:
+            new = [best]
+        for item in new:
+            labels = _draw_classes(p[drawn, item], rng)  # (S,)
+            joint = joint * p[:, item, labels]
+        weights = 1.0 / (samples * np.maximum(joint.mean(0), _EPS))
+    indices = np.asarray(picks, dtype=np.int64)
+    return indices, np.asarray(gains)
+
+
+def _joint_entropies(joint: np.ndarray, weights: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """``H(picks, y_i)`` for each of ``B`` candidates ``(K, B, C)``, shape ``(B,)``.
+
+    ``-sum_s w_s sum_c q log q`` with ``q = mean_k P(s | w_k) p_k(c)``, ``joint`` ``(K, M)``.
+    """
+    n_passes, n_candidates, n_classes = candidates.shape
+    q = joint.T @ candidates.reshape(n_passes, -1) / n_passes  # (M, B * C)
+    q = q.reshape(len(weights), n_candidates, n_classes)
+    return -np.einsum("s,sbc->b", weights, q * np.log(np.maximum(q, _EPS)))
+
+
+def _draw_classes(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One class per row of ``(S, C)`` probabilities (inverse CDF), int ``(S,)``."""
+    cumulative = np.cumsum(probs, axis=1)
+    draws = rng.random(len(probs))[:, None] * cumulative[:, -1:]
+    return np.minimum((cumulative < draws).sum(1), probs.shape[1] - 1)
+
+
 def median_distance(embeddings: np.ndarray, rng: np.random.Generator, sample: int = 256) -> float:
     """Median Euclidean distance between pairs of up to ``sample`` random rows of ``(N, D)``."""
     embeddings = np.asarray(embeddings, dtype=np.float32).reshape(len(embeddings), -1)

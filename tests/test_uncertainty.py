@@ -105,3 +105,48 @@ def test_top_selection_scales_to_a_large_pool():
     indices, picked = U.select_top(scores, 10)
     assert indices.tolist() == np.argsort(-scores)[:10].tolist()
     assert np.all(np.diff(picked) <= 0)
+
+
+def joint_mutual_information(probs, items):
+    """I(y_items; w) by enumerating every class configuration of the items."""
+    import itertools
+
+    configurations = np.array(list(itertools.product(range(probs.shape[2]), repeat=len(items))))
+    joint = np.prod(
+        [probs[:, i][:, configurations[:, j]] for j, i in enumerate(items)], axis=0
+    ).mean(0)
+    conditional = sum(U._entropy(probs[:, i]).mean() for i in items)
+    return -(joint * np.log(joint)).sum() - conditional
+
+
+def test_batchbald_of_one_is_balds_pick():
+    probs = np.random.default_rng(0).dirichlet(np.full(10, 0.5), size=(8, 300))
+    picks, gains = U.select_batchbald(probs, 1)
+    assert picks.tolist() == [int(np.argmax(U.bald(probs)))]
+    assert gains[0] == pytest.approx(U.bald(probs).max())
+
+
+def test_batchbald_skips_a_copy_that_bald_would_take_twice():
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.full(10, 0.5), size=(8, 50))
+    best = int(np.argmax(U.bald(probs)))
+    probs = np.concatenate([probs, probs[:, [best]]], axis=1)  # the pool holds the item twice
+    assert set(U.select_top(U.bald(probs), 2)[0].tolist()) == {best, 50}
+    picks, _ = U.select_batchbald(probs, 2)
+    assert picks[0] in (best, 50) and picks[1] not in (best, 50)
+
+
+def test_batchbald_gains_add_up_to_the_exact_joint_mutual_information():
+    probs = np.random.default_rng(2).dirichlet(np.full(10, 0.5), size=(8, 200))
+    picks, gains = U.select_batchbald(probs, 4, samples=10**5)  # exact: 10^4 configurations
+    assert gains.sum() == pytest.approx(joint_mutual_information(probs, picks), abs=1e-9)
+    assert np.all(np.diff(gains) <= 1e-12)  # greedy gains only shrink (submodularity)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sampled_joint_entropy_agrees_with_the_exact_one(seed):
+    """Six items of six classes: 6^6 configurations, estimated from 3,000 once past 3,000."""
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(6, 0.5), size=(8, 6))
+    _, gains = U.select_batchbald(probs, 6, rng, samples=3000)
+    assert gains.sum() == pytest.approx(joint_mutual_information(probs, range(6)), abs=0.05)
