@@ -10,6 +10,7 @@ import csv
 import functools
 import gzip
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,13 +356,19 @@ class MnistConfig:
 
 
 class CurvePoint(NamedTuple):
-    """Test accuracy after ``labels`` labels."""
+    """Test accuracy after ``labels`` labels, and where the round's time went (seconds)."""
 
     strategy: str
     seed: int
     round: int
     labels: int
     accuracy: float
+    select_s: float = 0.0
+    """Scoring the pool (forward passes included) and choosing the round's items."""
+    fit_s: float = 0.0
+    """Training on the labels (round 0: the initial fit)."""
+    test_s: float = 0.0
+    """The test accuracy's forward pass."""
 
 
 def run_strategy(
@@ -386,6 +393,7 @@ def run_strategy(
     if strategy.startswith("typiclust"):  # embeddings made without labels, once per run
         pca = pixel_pca(data.x_pool, seed=seed)
         embed = functools.partial(embed_pixels, pca)
+    started = time.perf_counter()
     learner = ActiveLearner(
         make_estimator, data.x_initial, data.y_initial, strategy,
         retrain="warm" if config.retrain == "warm" else "scratch",
@@ -396,10 +404,13 @@ def run_strategy(
         oracle = SimulatedOracle(
             lambda keys: data.y_pool[keys], 10, config.oracle_error, np.random.default_rng(seed)
         )
-    unlabelled = np.arange(len(data.y_pool))
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    accuracy = learner.accuracy(data.x_test, data.y_test)
     yield CurvePoint(
-        strategy, seed, 0, learner.n_labels, learner.accuracy(data.x_test, data.y_test)
+        strategy, seed, 0, learner.n_labels, accuracy, 0.0, fit_s, time.perf_counter() - started
     )
+    unlabelled = np.arange(len(data.y_pool))
     for round_ in range(1, config.rounds + 1):
         if len(unlabelled) == 0:
             return
@@ -407,7 +418,9 @@ def run_strategy(
         if 0 < config.pool_sample < len(unlabelled):
             candidates = np.sort(rng.choice(unlabelled, config.pool_sample, replace=False))
         pool = data.x_pool[candidates]
+        started = time.perf_counter()
         picks, scores = learner.query(pool, config.queries)
+        select_s = time.perf_counter() - started
         keys = candidates[picks]
         query = Query(
             data.x_pool[keys], keys, learner.estimator.predict_proba(data.x_pool[keys]), scores,
@@ -423,11 +436,16 @@ def run_strategy(
             answers[answer.position] = None if answer.undo else answer.label
         taught = [p for p, label in answers.items() if label is not None]
         unlabelled = np.setdiff1d(unlabelled, keys[list(answers)])
+        started = time.perf_counter()
         if taught:
             learner.teach(query.images[taught], np.array([answers[p] for p in taught]))
+        fit_s = time.perf_counter() - started
+        started = time.perf_counter()
+        accuracy = learner.accuracy(data.x_test, data.y_test)
         yield CurvePoint(
-            strategy, seed, round_, learner.n_labels, learner.accuracy(data.x_test, data.y_test)
-        )
+            strategy, seed, round_, learner.n_labels, accuracy, select_s, fit_s,
+            time.perf_counter() - started,
+        )  # fmt: skip
 
 
 MNIST_RANGES: dict[str, tuple[float, float]] = {
@@ -475,7 +493,7 @@ def run_experiment(config: MnistConfig, oracle: Oracle | None = None) -> list[Cu
 
 
 def write_curves(points: list[CurvePoint], path: Path) -> None:
-    """Learning curves as CSV: strategy, seed, round, labels, accuracy."""
+    """Learning curves as CSV: strategy, seed, round, labels, accuracy and the round's timings."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(CurvePoint._fields)
@@ -492,7 +510,9 @@ def read_curves(path: Path) -> list[CurvePoint]:
                 int(r["round"]),
                 int(r["labels"]),
                 float(r["accuracy"]),
-            )
+                # Curves written before the timings were kept have none.
+                *(float(r.get(name) or 0.0) for name in ("select_s", "fit_s", "test_s")),
+            )  # fmt: skip
             for r in csv.DictReader(f)
         ]
 
