@@ -28,7 +28,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 benchmarks: install
 	$(PY) -m benchmarks.env_speed

@@ -6,7 +6,9 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import pytest
 import torch
 
-torch.set_num_threads(2)
+# `make test` runs two pytest workers (pytest-xdist), one per core: one torch thread each, since
+# two processes at torch's default of one thread per core collapse (benchmarks/README.md).
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 # A training run small enough for a test: a few seconds on 2 cores.
 TINY = dict(
