@@ -10,11 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 from sb3_contrib import TQC
+from sb3_contrib.tqc.policies import Critic as QuantileCritic
+from sb3_contrib.tqc.policies import MultiInputPolicy as TQCMultiInputPolicy
+from sb3_contrib.tqc.policies import TQCPolicy
 from stable_baselines3 import SAC
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, create_mlp
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize, VecTransposeImage
-from stable_baselines3.sac.policies import MultiInputPolicy, SACPolicy
+from stable_baselines3.sac.policies import MultiInputPolicy as SACMultiInputPolicy
+from stable_baselines3.sac.policies import SACPolicy
 from torch import nn
 
 from reward_learning.frames import FrameDictReplayBuffer, FrameNStepReplayBuffer, FrameReplayBuffer
@@ -30,7 +34,7 @@ STATE_KEYS: dict[str, list[str] | None] = {"state": None, "image": ["state"]}
 
 
 CRITICS: tuple[str, ...] = ("mlp", "layernorm", "droq")
-"""SAC's critics: SB3's MLP; LayerNorm after each hidden layer; or dropout (0.01) then LayerNorm
+"""SAC's or TQC's critics: SB3's MLP; LayerNorm after each hidden layer; or dropout (0.01) then LayerNorm
 (DroQ, Hiraoka et al., ICLR 2022), which keep Q-values tame at higher update-to-data ratios."""
 DROQ_DROPOUT = 0.01
 
@@ -42,25 +46,54 @@ class _CriticDropout(nn.Dropout):
         super().__init__(p=DROQ_DROPOUT)
 
 
-class NormalizedCritic(ContinuousCritic):
-    """SB3's twin critics with ``post_linear`` modules after each hidden layer.
+def _normalize_q_networks(
+    critic: ContinuousCritic | QuantileCritic,
+    features_dim: int,
+    outputs: int,
+    net_arch: list[int],
+    activation_fn: type[nn.Module],
+    post_linear: list[type[nn.Module]],
+) -> None:
+    """Rebuild a critic's Q-networks with ``post_linear`` modules after each hidden layer.
 
-    Args:
-        post_linear: module classes built from a layer's width (``nn.LayerNorm``, a dropout).
-        *args, **kwargs: those of :class:`~stable_baselines3.common.policies.ContinuousCritic`.
+    They keep their names (``qf0``, ``qf1`` ...), so a checkpoint's keys stay SB3's.
+    """
+    inputs = features_dim + int(critic.action_space.shape[0])  # type: ignore[index]
+    critic.q_networks = []
+    for idx in range(critic.n_critics):
+        layers = create_mlp(
+            inputs, outputs, net_arch, activation_fn, post_linear_modules=post_linear
+        )
+        critic.add_module(f"qf{idx}", nn.Sequential(*layers))  # replaces the plain MLP
+        critic.q_networks.append(getattr(critic, f"qf{idx}"))
+
+
+class NormalizedCritic(ContinuousCritic):
+    """SAC's twin critics with ``post_linear`` modules (LayerNorm, dropout) after each layer.
+
+    The other arguments are :class:`~stable_baselines3.common.policies.ContinuousCritic`'s.
     """
 
     def __init__(self, *args: Any, post_linear: list[type[nn.Module]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        inputs = kwargs["features_dim"] + int(self.action_space.shape[0])  # type: ignore[index]
-        self.q_networks = []
-        for idx in range(self.n_critics):
-            layers = create_mlp(
-                inputs, 1, kwargs["net_arch"], kwargs.get("activation_fn", nn.ReLU),
-                post_linear_modules=post_linear,
-            )  # fmt: skip
-            self.add_module(f"qf{idx}", nn.Sequential(*layers))  # replaces SB3's plain MLP
-            self.q_networks.append(getattr(self, f"qf{idx}"))
+        _normalize_q_networks(
+            self, kwargs["features_dim"], 1, kwargs["net_arch"],
+            kwargs.get("activation_fn", nn.ReLU), post_linear,
+        )  # fmt: skip
+
+
+class NormalizedQuantileCritic(QuantileCritic):
+    """TQC's quantile critics with ``post_linear`` modules after each hidden layer.
+
+    The other arguments are :class:`sb3_contrib.tqc.policies.Critic`'s.
+    """
+
+    def __init__(self, *args: Any, post_linear: list[type[nn.Module]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _normalize_q_networks(
+            self, kwargs["features_dim"], self.n_quantiles, kwargs["net_arch"],
+            kwargs.get("activation_fn", nn.ReLU), post_linear,
+        )  # fmt: skip
 
 
 POST_LINEAR: dict[str, list[type[nn.Module]]] = {
@@ -70,28 +103,54 @@ POST_LINEAR: dict[str, list[type[nn.Module]]] = {
 
 
 class _NormalizedCritics:
-    """Mixin for SB3's SAC policies: critics built as :class:`NormalizedCritic` (``critic``)."""
+    """Mixin for SAC's and TQC's policies: critics with ``post_linear`` modules (``critic``)."""
 
     critic_kwargs: dict[str, Any]
     device: Any
+    critic_class: type[NormalizedCritic] | type[NormalizedQuantileCritic]
 
     def __init__(self, *args: Any, critic: str = "layernorm", **kwargs: Any) -> None:
         self.post_linear = POST_LINEAR[critic]
         super().__init__(*args, **kwargs)
 
-    def make_critic(  # noqa: D102 (SB3's signature)
+    def make_critic(  # type: ignore[override]  # noqa: D102 (SB3's signature)
         self, features_extractor: BaseFeaturesExtractor | None = None
-    ) -> ContinuousCritic:
+    ) -> Any:
         kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)  # type: ignore[attr-defined]
-        return NormalizedCritic(post_linear=self.post_linear, **kwargs).to(self.device)
+        return self.critic_class(post_linear=self.post_linear, **kwargs).to(self.device)
 
 
 class NormalizedCriticPolicy(_NormalizedCritics, SACPolicy):
     """SAC's state policy with :class:`NormalizedCritic` critics."""
 
+    critic_class = NormalizedCritic
 
-class NormalizedCriticMultiInputPolicy(_NormalizedCritics, MultiInputPolicy):
+
+class NormalizedCriticMultiInputPolicy(_NormalizedCritics, SACMultiInputPolicy):
     """SAC's dict-observation policy with :class:`NormalizedCritic` critics."""
+
+    critic_class = NormalizedCritic
+
+
+class NormalizedTQCPolicy(_NormalizedCritics, TQCPolicy):
+    """TQC's state policy with :class:`NormalizedQuantileCritic` critics."""
+
+    critic_class = NormalizedQuantileCritic
+
+
+class NormalizedTQCMultiInputPolicy(_NormalizedCritics, TQCMultiInputPolicy):
+    """TQC's dict-observation policy with :class:`NormalizedQuantileCritic` critics."""
+
+    critic_class = NormalizedQuantileCritic
+
+
+NORMALIZED_POLICIES = {
+    ("sac", True): NormalizedCriticPolicy,
+    ("sac", False): NormalizedCriticMultiInputPolicy,
+    ("tqc", True): NormalizedTQCPolicy,
+    ("tqc", False): NormalizedTQCMultiInputPolicy,
+}
+"""The policy class by algorithm and whether the policy reads the state vector alone."""
 
 
 def policy_vec_env(
@@ -121,10 +180,10 @@ def make_learner(config: TrainConfig, env: gym.Env[Any, Any] | VecEnv) -> SAC | 
     """The policy's learner for ``env``, built from the config alone (checkpoints hold tensors)."""
     c = config
     state = c.policy_input == "state"
-    policy: str | type[SACPolicy] = "MlpPolicy" if state else "MultiInputPolicy"
+    policy: str | type[Any] = "MlpPolicy" if state else "MultiInputPolicy"
     policy_kwargs: dict[str, Any] = {"net_arch": [256, 256]}
     if c.critic != "mlp":
-        policy = NormalizedCriticPolicy if state else NormalizedCriticMultiInputPolicy
+        policy = NORMALIZED_POLICIES[c.algo, state]
         policy_kwargs["critic"] = c.critic
     return ALGOS[c.algo](
         policy,  # type: ignore[arg-type]

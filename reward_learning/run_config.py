@@ -112,8 +112,8 @@ class TrainConfig:
     """The policy's learner: sac (Stable-Baselines3) or tqc (sb3-contrib's truncated quantile
     critics; same API, five distributional critics)."""
     critic: str = "mlp"
-    """SAC's critics: mlp (SB3's), layernorm (LayerNorm after each hidden layer) or droq
-    (dropout 0.01, then LayerNorm: DroQ, Hiraoka et al. 2022)."""
+    """SAC's or TQC's critics: mlp (SB3's), layernorm (LayerNorm after each hidden layer) or
+    droq (dropout 0.01, then LayerNorm: DroQ, Hiraoka et al. 2022)."""
     ent_coef: str = "auto"
     """Entropy coefficient: auto (learned, starting at 1.0), auto_X (learned, starting at X) or
     a fixed number (SB3's convention)."""
@@ -231,11 +231,6 @@ def validate(config: TrainConfig) -> None:
         raise UserInputError(
             f"--oracle-delay {config.oracle_delay} simulates a person who answers late: it needs "
             f"--oracle simulated (not {config.oracle})"
-        )
-    if config.critic != "mlp" and config.algo != "sac":
-        raise UserInputError(
-            f"--critic {config.critic} builds SAC's critics: use it with --algo sac "
-            f"(not {config.algo})"
         )
     if config.task not in TASKS:
         check_gym_task(config)
