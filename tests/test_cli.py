@@ -105,7 +105,6 @@ def test_help_prints_every_flag(capsys, command, flag):
         (["--ent-coef", "warm"], "--ent-coef 'warm': expected auto, auto_X or a number X"),
         (["--threads", "0"], "--threads 0: expected a value in [1, 1024]"),
         (["--oracle-delay", "-1"], "--oracle-delay -1: expected a value >= 0"),
-        (["--critic", "batchnorm"], "--critic 'batchnorm': expected one of mlp, layernorm, droq"),
         (["--oracle", "later", "--oracle-delay", "500"], "it needs --oracle simulated (not later)"),
     ],
 )
