@@ -124,8 +124,9 @@ def test_sigkill_after_k_answers_keeps_at_least_those_k(tmp_path, k):
     child.send_signal(signal.SIGKILL)
     child.wait()
     rows = LabelStore(path, "killed", "push").answers()
-    # Every answer announced is stored; at most one more (committed, not yet announced) may be.
-    assert k <= len(rows) <= k + 1
+    # Every answer announced is stored, and nothing out of order: the child may have committed
+    # more before the signal arrived (it keeps answering while this process reads), never fewer.
+    assert k <= len(rows)
     assert [r.key for r in rows] == list(range(len(rows)))
 
 
