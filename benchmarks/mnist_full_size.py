@@ -27,7 +27,7 @@ STRATEGIES = [
     "typiclust-batchbald", "typiclust", "batchbald", "bald", "entropy", "margin",
     "least-confident", "random",
 ]  # fmt: skip
-DEFAULT = mnist.MnistConfig().strategy[0]
+DEFAULT = "typiclust-batchbald"  # the cold-start schedule, the candidate for the default
 BUDGETS = (100, 200, 320)
 TARGETS = (0.70, 0.75)
 

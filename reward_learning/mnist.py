@@ -319,7 +319,7 @@ class CNNEstimator:
 class MnistConfig:
     """One MNIST active-learning experiment (the ``reward-learning mnist`` command)."""
 
-    strategy: list[str] = field(default_factory=lambda: ["typiclust-batchbald"])
+    strategy: list[str] = field(default_factory=lambda: ["least-confident", "bald"])
     """Query strategies to compare (least-confident, margin, entropy, bald, batchbald, typiclust,
     typiclust-batchbald); random is always run too, as the baseline."""
     initial: int = 20
