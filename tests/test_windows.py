@@ -124,6 +124,11 @@ def test_success_window_keys_do_what_they_say(display):
     assert shows_first_frame(shots[0])
 
 
+def something_drawn(shot):
+    """Whether the screen holds more than Xvfb's empty black."""
+    return shot[..., :3].std() > 5
+
+
 def assert_shows_frame_and_scene(shot, answer):
     """The screenshot holds the frame enlarged 8x and, beside it, the env's own 384-pixel
     picture of the scene state stored with the frame, from the frame's camera."""
@@ -238,7 +243,7 @@ def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(di
     store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
     assert len(store.pending()) == 2 and store.answers() == []
     shots = []
-    thread = press("reward_learning: success?", ["y", "n"], shots)
+    thread = press("reward_learning: success?", ["y", "n"], shots, drawn=something_drawn)
     assert main(["label", str(tmp_path / "run")]) == 0
     thread.join()
     assert store.pending() == []
@@ -335,7 +340,7 @@ def test_an_answer_given_while_training_is_stored_and_used_at_the_next_update(di
 
     run = _live_run(tmp_path)
     shots = []
-    thread = press(LIVE, ["y"], shots, delay=0.5)
+    thread = press(LIVE, ["y"], shots, delay=0.5, drawn=something_drawn)
     run.train()
     thread.join()
     store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
