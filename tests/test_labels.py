@@ -53,13 +53,18 @@ def test_a_correction_supersedes_the_answer_and_both_rows_stay(tmp_path):
     assert sorted(a.label for a in store.answers()) == [0, 1]
 
 
-def test_a_store_from_before_corrections_gains_the_column_and_keeps_its_rows(tmp_path):
-    path = tmp_path / "labels.sqlite"
+def store_from_before(path, column):
+    """A store with one answer, written before ``column`` existed."""
     LabelStore(path, "run1", "push").add(frame(0), 1, "human")
     db = sqlite3.connect(path)
-    db.execute("ALTER TABLE labels DROP COLUMN supersedes")
+    db.execute(f"ALTER TABLE labels DROP COLUMN {column}")
     db.commit()
     db.close()
+
+
+def test_a_store_from_before_corrections_gains_the_column_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "labels.sqlite"
+    store_from_before(path, "supersedes")
     store = LabelStore(path, "run1", "push")
     assert [a.label for a in store.answers()] == [1]
     store.correct(store.answers()[0], 0)
@@ -68,11 +73,7 @@ def test_a_store_from_before_corrections_gains_the_column_and_keeps_its_rows(tmp
 
 def test_a_frame_keeps_its_scene_state_and_a_store_from_before_gains_the_column(tmp_path):
     path = tmp_path / "labels.sqlite"
-    LabelStore(path, "run1", "push").add(frame(0), 1, "human")
-    db = sqlite3.connect(path)
-    db.execute("ALTER TABLE labels DROP COLUMN scene")
-    db.commit()
-    db.close()
+    store_from_before(path, "scene")
     store = LabelStore(path, "run1", "push")
     store.add(frame(1), None, "pending", key=3, scene=np.arange(5, dtype=np.float32))
     old, pending = store.answers(include_skipped=True)
