@@ -195,7 +195,6 @@ def _labels(args: argparse.Namespace) -> None:
 def _label(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from reward_learning.labels import stored_answers
     from reward_learning.oracles import Query, success_window_oracle
     from reward_learning.run_config import load_run_config
     from reward_learning.scenes import SceneView
@@ -212,15 +211,13 @@ def _label(args: argparse.Namespace) -> None:
         np.array([p.probability or 0.0 for p in pending]), np.array([p.score or 0.0 for p in pending]),
         remaining=len(pending), scenes=[p.scene for p in pending],
     )  # fmt: skip
-    answered = set()
-    for answer, _ in stored_answers(oracle, query, store):
+    answered: dict[int, int] = {}  # position in the queue -> the answer's row
+    for answer in oracle.ask(query):
         frame = pending[answer.position]
-        if answer.undo:
-            store.restore(frame.id)  # waiting again
-            answered.discard(answer.position)
-        else:
-            store.retract(frame.id)  # answered: no longer pending
-            answered.add(answer.position)
+        if not answer.undo:
+            answered[answer.position] = store.answer_pending(frame, answer.label, oracle.source)
+        elif answer.position in answered:
+            store.take_back_pending(answered.pop(answer.position), frame)
     print(f"{len(answered)} answers stored in {store.path}; resume the run to use them")
 
 

@@ -12,6 +12,7 @@ import io
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -220,21 +221,33 @@ class LabelStore:
         )
         return correction._replace(id=self._insert(correction))
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything written inside commits together, or not at all."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
     def answer_pending(self, frame: StoredLabel, label: int | None, source: str) -> int:
         """Answer a pending frame (``None``: skip it); returns the answer's row id.
 
         The answer's row and the frame's leaving the queue commit together: a process killed
         at any moment leaves the frame either pending or answered, never lost.
         """
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction():
             row = self._insert(frame._replace(label=label, source=source, created=time.time()))
             self.retract(frame.id)
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         return row
+
+    def take_back_pending(self, answer_id: int, frame: StoredLabel) -> None:
+        """Undo :meth:`answer_pending`: the answer is taken back and the frame waits again."""
+        with self.transaction():
+            self.retract(answer_id)
+            self.restore(frame.id)
 
     def retract(self, row_id: int) -> None:
         """Mark an answer as taken back (undo); the row stays, for the record."""
@@ -417,8 +430,7 @@ def import_labels(store: LabelStore, folder: str | Path) -> int:
         for h, label in store.db.execute("SELECT image_hash, label FROM labels WHERE retracted = 0")
     }
     added = 0
-    store.db.execute("BEGIN IMMEDIATE")
-    try:
+    with store.transaction():
         for answer in answers:
             identity = (image_hash(answer.image), answer.label)
             if identity in held:
@@ -426,8 +438,4 @@ def import_labels(store: LabelStore, folder: str | Path) -> int:
             held.add(identity)
             store._insert(answer)
             added += 1
-        store.db.execute("COMMIT")
-    except BaseException:
-        store.db.execute("ROLLBACK")
-        raise
     return added

@@ -94,6 +94,16 @@ def test_answering_a_pending_frame_keeps_its_scene_and_leaves_the_queue_at_once(
     np.testing.assert_array_equal(answer.scene, np.ones(4))
 
 
+def test_an_answer_to_a_pending_frame_taken_back_leaves_the_frame_waiting_again(tmp_path):
+    store = LabelStore(tmp_path / "labels.sqlite", "run1", "push")
+    store.add(frame(0), None, "pending", key=3)
+    (waiting,) = store.pending()
+    store.take_back_pending(store.answer_pending(waiting, 1, "human"), waiting)
+    fresh = LabelStore(tmp_path / "labels.sqlite", "run1", "push")
+    assert fresh.answers() == []
+    assert [(f.key, f.source) for f in fresh.answers(include_skipped=True)] == [(3, "pending")]
+
+
 def test_a_store_keeps_its_labels_under_any_run_name_and_survives_reopening(tmp_path):
     path = tmp_path / "labels.sqlite"
     a = LabelStore(path, "a", "push")

@@ -243,7 +243,8 @@ def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(di
     store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
     assert len(store.pending()) == 2 and store.answers() == []
     shots = []
-    thread = press("reward_learning: success?", ["y", "n"], shots, drawn=something_drawn)
+    keys = ["n", "u", "y", "n"]  # the first answer is taken back and given again
+    thread = press("reward_learning: success?", keys, shots, drawn=something_drawn)
     assert main(["label", str(tmp_path / "run")]) == 0
     thread.join()
     assert store.pending() == []
