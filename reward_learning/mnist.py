@@ -242,6 +242,11 @@ class MnistCNN(nn.Module):
         return self.head(self.features(x))
 
 
+CHANNELS_LAST = torch.channels_last
+"""The CNN's weights and images are kept channels-last, the layout oneDNN's CPU convolutions
+work in (no reorder around each layer): 10 MC-dropout passes over 10,000 digits took 3.7-4.4 s
+against 6.2-6.3 s contiguous, one thread on a shared 2-core machine (2026-12-01)."""
+
 INFERENCE_BATCH = 256
 """Images per forward pass at inference: the first convolution's output for 256 digits (22 MB)
 stays near the CPU's caches, where 4,096 at once (350 MB) made the pass several times slower
@@ -270,14 +275,16 @@ class CNNEstimator:
         torch.manual_seed(seed)
         self.n_classes = n_classes
         self.model = MnistCNN(n_classes).to(self.device)
-        self.model(torch.zeros(1, 1, 28, 28, device=self.device))  # materialize LazyLinear
+        self.model(self._tensor(np.zeros((1, 28, 28), np.uint8)))  # materialize LazyLinear
+        self.model.to(memory_format=CHANNELS_LAST)  # type: ignore[call-overload]  # torch documents it; its stubs omit it
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
         self.train_steps = train_steps
         self.batch_size = batch_size
 
     def _tensor(self, x: np.ndarray) -> torch.Tensor:
         # A copy: IDX files are read into read-only arrays, which torch will not wrap.
-        return torch.tensor(x, device=self.device).float().div_(255).unsqueeze(1)
+        images = torch.tensor(x, device=self.device).float().div_(255).unsqueeze(1)
+        return images.contiguous(memory_format=CHANNELS_LAST)
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> CNNEstimator:
         """Train on images uint8 ``(N, 28, 28)`` and labels int ``(N,)``."""
