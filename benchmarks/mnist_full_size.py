@@ -1,19 +1,20 @@
 """Active learning on a full-size MNIST-format set (Fashion-MNIST): labels, accuracy, time.
 
 Usage: python -m benchmarks.mnist_full_size --data /usr/share/datasets/fashion-mnist
-       [--seeds 3] [--rounds 30] [--parallel 2] [--strategies ...]
+       [--seeds 3] [--rounds 30] [--parallel 2] [--strategies ...] [--resume]
 Every strategy x seed runs in its own process (one torch thread each, ``--parallel`` at a
 time), from 20 labels, 10 per round, the whole pool scored every round, the CNN retrained from
-scratch. Writes benchmarks/results/fashion_mnist/{curves.csv,curves.png} and the
-``mnist-full`` section of benchmarks/README.md, with the CNN's forward pass over 60,000 images
-timed at one and two threads.
+scratch. Each finished run is added to benchmarks/results/fashion_mnist/curves.csv at once, so
+an interrupted benchmark keeps what it measured and ``--resume`` runs only what is missing.
+At the end: curves.png and the ``mnist-full`` section of benchmarks/README.md, with the CNN's
+forward pass over 60,000 images timed at one and two threads.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -66,8 +67,14 @@ def median_at(points: list[mnist.CurvePoint], strategy: str, labels: int) -> flo
     )
 
 
-def report(points: list[mnist.CurvePoint], command: str, minutes: float, seeds: int) -> str:
-    """The README section: the table, the default against random, the time of a round."""
+def report(
+    points: list[mnist.CurvePoint], command: str, minutes: float, seeds: int, kept: int = 0
+) -> str:
+    """The README section: the table, the default against random, the time of a round.
+
+    ``kept``: runs measured by an earlier, interrupted invocation (``--resume``), whose time
+    ``minutes`` does not include.
+    """
     strategies = list(dict.fromkeys(p.strategy for p in points))
     budget = max(p.labels for p in points)
 
@@ -80,7 +87,10 @@ def report(points: list[mnist.CurvePoint], command: str, minutes: float, seeds: 
         return f"> {budget}" if x == float("inf") else f"{x:.0f}"
 
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}: `{command}` ({minutes:.0f} min).",
+        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}: `{command}` ({minutes:.0f} min"
+        + (
+            f"; {kept} runs kept from an interrupted invocation, not timed here)." if kept else ")."
+        ),
         f"Fashion-MNIST (Debian's dataset-fashion-mnist): 60,000 pool images, the 10,000 test "
         f"images; 20 initial labels (2 per class), 10 per round, the whole pool scored every round, "
         f"the CNN retrained from scratch (200 Adam steps). Median over {seeds} seeds; curves in "
@@ -129,22 +139,42 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--parallel", type=int, default=2, help="worker processes")
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the finished runs in curves.csv, run the rest"
+    )
     args = parser.parse_args()
     config = mnist.MnistConfig(strategy=args.strategies, rounds=args.rounds, data=args.data)
     mnist.load_digits(config.data)  # a missing or broken folder fails here, in one line
-    jobs = [(config, s, seed) for seed in range(args.seeds) for s in args.strategies]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    curves = RESULTS / "curves.csv"
+    points = mnist.read_curves(curves) if args.resume and curves.exists() else []
+    finished = {(p.strategy, p.seed) for p in points if p.round == args.rounds}
+    points = [p for p in points if (p.strategy, p.seed) in finished]
+    jobs = [
+        (config, s, seed)
+        for seed in range(args.seeds)
+        for s in args.strategies
+        if (s, seed) not in finished
+    ]
     started = time.perf_counter()
     with ProcessPoolExecutor(args.parallel) as pool:
-        points = [p for run in pool.map(run_one, jobs) for p in run]
+        for done in as_completed([pool.submit(run_one, job) for job in jobs]):
+            run = done.result()
+            points += run
+            mnist.write_curves(points, curves)
+            last = run[-1]
+            print(
+                f"{last.strategy} seed {last.seed}: {last.accuracy:.3f} at {last.labels} labels "
+                f"({(time.perf_counter() - started) / 60:.1f} min)",
+                flush=True,
+            )
     minutes = (time.perf_counter() - started) / 60
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    mnist.write_curves(points, RESULTS / "curves.csv")
     mnist.plot_curves(points, RESULTS / "curves.png")
     command = (
         f"python -m benchmarks.mnist_full_size --data {args.data} --seeds {args.seeds} "
         f"--rounds {args.rounds} --parallel {args.parallel}"
     )
-    body = report(points, command, minutes, args.seeds)
+    body = report(points, command, minutes, args.seeds, kept=len(finished))
     one, two = forward_seconds(1), forward_seconds(2)
     bald = bald_round_seconds(config)
     body += (
