@@ -31,26 +31,29 @@ class Clock(BaseCallback):
     def __init__(self):
         super().__init__()
         self.start = None
+        self.steps_per_s = None
     def _on_step(self):
         if self.start is None and self.num_timesteps >= 1000:
             self.start = (time.perf_counter(), self.num_timesteps)
         if self.start is not None and time.perf_counter() - self.start[0] > seconds:
+            began, steps = self.start
+            self.steps_per_s = (self.num_timesteps - steps) / (time.perf_counter() - began)
             return False
         return True
 
 clock = Clock()
 config = task_config("push", steps=100_000, threads=threads, out=out, progress=False,
-                     video=False, eval_every=10**9)
+                     video=False, eval_every=10**9, eval_episodes=1)
 run = TrainingRun(config)
-run.model.learn(config.steps, callback=[*run._callbacks().callbacks, clock])
-began, steps = clock.start
-print(json.dumps({"steps_per_s": (run.model.num_timesteps - steps) / (time.perf_counter() - began)}))
+run.train(extra_callbacks=(clock,))  # the clock stops training after its seconds
+print(json.dumps({"steps_per_s": clock.steps_per_s}))
 """
 
 CONFIGURATIONS = [
     # (label, runs side by side, torch threads per run, extra environment)
     ("alone", 1, 1, {}),
     ("alone", 1, 2, {}),
+    ("alone", 1, 2, {"OMP_WAIT_POLICY": "PASSIVE"}),
     ("two side by side", 2, 1, {}),
     ("two side by side", 2, 2, {}),
     ("two side by side", 2, 2, {"OMP_WAIT_POLICY": "PASSIVE"}),
