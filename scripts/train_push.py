@@ -1,4 +1,4 @@
-"""Train SAC on Push from 20 goal images and a simulated oracle (VICE-RAQ), then evaluate.
+"""Train SAC on Push from 10 goal images and a simulated oracle (VICE-RAQ), then evaluate.
 
 Usage: python scripts/train_push.py [any `reward-learning train` flag, e.g. --steps 5000]
 """
