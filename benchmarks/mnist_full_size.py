@@ -1,13 +1,13 @@
 """Active learning on a full-size MNIST-format set (Fashion-MNIST): labels, accuracy, time.
 
 Usage: python -m benchmarks.mnist_full_size --data /usr/share/datasets/fashion-mnist
-       [--seeds 3] [--rounds 30] [--parallel 2] [--strategies ...] [--resume]
+       [--seeds 3] [--rounds 30] [--parallel 2] [--strategies ...] [--resume] [--timings-only]
 Every strategy x seed runs in its own process (one torch thread each, ``--parallel`` at a
 time), from 20 labels, 10 per round, the whole pool scored every round, the CNN retrained from
 scratch. Each finished run is added to benchmarks/results/fashion_mnist/curves.csv at once, so
 an interrupted benchmark keeps what it measured and ``--resume`` runs only what is missing.
 At the end: curves.png and the ``mnist-full`` section of benchmarks/README.md, with the CNN's
-forward pass over 60,000 images timed at one and two threads.
+forward pass over 60,000 images timed at one and two threads, float32 and bfloat16.
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ def run_one(job: tuple[mnist.MnistConfig, str, int]) -> list[mnist.CurvePoint]:
     return list(mnist.run_strategy(config, strategy, seed, data))
 
 
-def forward_seconds(threads: int, n_items: int = 60_000) -> float:
+def forward_seconds(threads: int, precision: str, n_items: int = 60_000) -> float:
     """Seconds of one forward pass of the CNN over ``n_items`` digits at ``threads`` threads."""
     torch.set_num_threads(threads)
-    estimator = mnist.CNNEstimator(device="cpu")
+    estimator = mnist.CNNEstimator(device="cpu", precision=precision)
     digits = np.random.default_rng(0).integers(0, 255, (n_items, 28, 28), dtype=np.uint8)
     estimator.predict_proba(digits[:1000])  # warm-up
     started = time.perf_counter()
@@ -58,6 +58,22 @@ def bald_round_seconds(config: mnist.MnistConfig, threads: int = 2) -> mnist.Cur
     data = mnist.split(mnist.load_digits(config.data), config.initial, config.n_test, 0)
     one_round = mnist.MnistConfig(strategy=["bald"], rounds=1, data=config.data)
     return list(mnist.run_strategy(one_round, "bald", 0, data))[1]
+
+
+def timings(config: mnist.MnistConfig) -> str:
+    """The forward pass over 60,000 digits by precision and threads, and one BALD round."""
+    seconds = {(p, t): forward_seconds(t, p) for p in ("float32", "bfloat16") for t in (1, 2)}
+    bald = bald_round_seconds(config)
+    return (
+        f"The CNN's forward pass over 60,000 28x28 images, batches of {mnist.INFERENCE_BATCH}, "
+        f"channels-last: float32 {seconds['float32', 1]:.1f} s on one thread, "
+        f"{seconds['float32', 2]:.1f} s on two; bfloat16 {seconds['bfloat16', 1]:.1f} s and "
+        f"{seconds['bfloat16', 2]:.1f} s (before: 31.5 s on one thread, float32 in batches of "
+        f"4,096). One BALD round on two threads, whole pool, `--precision auto` "
+        f"({mnist.CNNEstimator(device='cpu').inference_dtype} here): "
+        f"{bald.select_s + bald.fit_s + bald.test_s:.1f} s (select {bald.select_s:.1f}, fit "
+        f"{bald.fit_s:.1f}, test {bald.test_s:.1f})."
+    )
 
 
 def median_at(points: list[mnist.CurvePoint], strategy: str, labels: int) -> float:
@@ -142,9 +158,17 @@ def main() -> None:
     parser.add_argument(
         "--resume", action="store_true", help="keep the finished runs in curves.csv, run the rest"
     )
+    parser.add_argument(
+        "--timings-only",
+        action="store_true",
+        help="print the forward-pass and BALD-round timings (run alone on the machine), no runs",
+    )
     args = parser.parse_args()
     config = mnist.MnistConfig(strategy=args.strategies, rounds=args.rounds, data=args.data)
     mnist.load_digits(config.data)  # a missing or broken folder fails here, in one line
+    if args.timings_only:
+        print(timings(config))
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     curves = RESULTS / "curves.csv"
     points = mnist.read_curves(curves) if args.resume and curves.exists() else []
@@ -173,17 +197,10 @@ def main() -> None:
     command = (
         f"python -m benchmarks.mnist_full_size --data {args.data} --seeds {args.seeds} "
         f"--rounds {args.rounds} --parallel {args.parallel}"
+        + ("" if args.strategies == STRATEGIES else f" --strategies {' '.join(args.strategies)}")
     )
     body = report(points, command, minutes, args.seeds, kept=len(finished))
-    one, two = forward_seconds(1), forward_seconds(2)
-    bald = bald_round_seconds(config)
-    body += (
-        f"\n\nThe CNN's forward pass over 60,000 28x28 images, batches of "
-        f"{mnist.INFERENCE_BATCH}: {one:.1f} s on one thread, {two:.1f} s on two (before: "
-        "31.5 s on one thread, batches of 4,096). One BALD round on two threads, alone: "
-        f"{bald.select_s + bald.fit_s + bald.test_s:.1f} s (select {bald.select_s:.1f}, fit "
-        f"{bald.fit_s:.1f}, test {bald.test_s:.1f})."
-    )
+    body += "\n\n" + timings(config)
     update_section("mnist-full", body)
     print(body)
 

@@ -19,3 +19,24 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserInputError(f"device {name!r} asked for, but torch sees no CUDA device; use cpu")
     return device
+
+
+PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
+
+
+def inference_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
+    """The dtype a network's forward passes compute in (training stays float32).
+
+    ``precision``: ``float32``, ``bfloat16``, or ``auto``: bfloat16 where the device computes it
+    natively (CUDA with bf16; a CPU with AVX512-BF16 or AMX), float32 elsewhere, where emulated
+    bfloat16 would be slower than float32.
+    """
+    if precision != "auto":
+        return getattr(torch, precision)
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+    else:
+        # torch 2.13 has no public test for a CPU's native bfloat16; these are what its own
+        # autocast tests ask.
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return torch.bfloat16 if native else torch.float32

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from reward_learning import uncertainty
 from reward_learning.active import STRATEGIES, ActiveLearner
 from reward_learning.config import check_ranges, save_config
-from reward_learning.devices import resolve_device
+from reward_learning.devices import PRECISIONS, inference_dtype, resolve_device
 from reward_learning.errors import UserInputError
 from reward_learning.labels import LabelStore, stored_answers
 from reward_learning.oracles import Oracle, Query, SimulatedOracle
@@ -269,8 +269,10 @@ class CNNEstimator:
         lr: float = 1e-3,
         seed: int = 0,
         device: str = "auto",
+        precision: str = "auto",
     ) -> None:
         self.device = resolve_device(device)
+        self.inference_dtype = inference_dtype(self.device, precision)
         self.generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         self.n_classes = n_classes
@@ -305,9 +307,12 @@ class CNNEstimator:
         out = np.empty((n_passes, len(x), self.n_classes), dtype=np.float32)
         for start in range(0, len(x), INFERENCE_BATCH):
             stop = min(len(x), start + INFERENCE_BATCH)
-            features = self.model.features(self._tensor(x[start:stop]))  # shared by the passes
-            for k in range(n_passes):
-                out[k, start:stop] = self.model.head(features).softmax(-1).cpu().numpy()
+            low_precision = self.inference_dtype != torch.float32
+            with torch.autocast(self.device.type, self.inference_dtype, enabled=low_precision):
+                features = self.model.features(self._tensor(x[start:stop]))  # shared by passes
+                for k in range(n_passes):
+                    logits = self.model.head(features).float()
+                    out[k, start:stop] = logits.softmax(-1).cpu().numpy()
         return out
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -358,6 +363,10 @@ class MnistConfig:
     this are in hand, BatchBALD after."""
     device: str = "auto"
     """``auto``, ``cpu`` or ``cuda``."""
+    precision: str = "auto"
+    """Inference (pool scoring, test accuracy) in ``float32``, ``bfloat16``, or ``auto``:
+    bfloat16 where the hardware computes it natively (on this machine's AVX512-BF16 CPU it made a
+    forward pass 2.8x faster; probabilities moved by about 1e-4: benchmarks/README.md)."""
     out: str = "runs/mnist"
     """Output directory: config.json, curves.csv, curves.png."""
 
@@ -394,7 +403,10 @@ def run_strategy(
     rng = np.random.default_rng(seed)
 
     def make_estimator() -> CNNEstimator:
-        return CNNEstimator(train_steps=config.train_steps, seed=seed, device=config.device)
+        return CNNEstimator(
+            train_steps=config.train_steps, seed=seed, device=config.device,
+            precision=config.precision,
+        )  # fmt: skip
 
     embed = None
     if strategy.startswith("typiclust"):  # embeddings made without labels, once per run
@@ -472,6 +484,10 @@ MNIST_RANGES: dict[str, tuple[float, float]] = {
 def run_experiment(config: MnistConfig, oracle: Oracle | None = None) -> list[CurvePoint]:
     """Every strategy x seed; writes ``config.json``, ``curves.csv`` and ``curves.png`` to ``out``."""
     check_ranges(config, MNIST_RANGES)
+    if config.precision not in PRECISIONS:
+        raise UserInputError(
+            f"--precision {config.precision!r}: expected one of {', '.join(PRECISIONS)}"
+        )
     strategies = list(dict.fromkeys([*config.strategy, "random"]))
     for strategy in strategies:
         try:

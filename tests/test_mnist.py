@@ -2,6 +2,7 @@ import gzip
 
 import numpy as np
 import pytest
+import torch
 
 from reward_learning import mnist
 from reward_learning.active import ActiveLearner
@@ -190,6 +191,30 @@ def test_cli_smoke_writes_curves(tmp_path, capsys):
     assert {p.strategy for p in points} == {"entropy", "random"}
     assert (out / "curves.png").stat().st_size > 1000
     assert '"strategy"' in (out / "config.json").read_text()
+
+
+def test_bfloat16_inference_agrees_with_float32(digits):
+    order = np.random.default_rng(0).permutation(len(digits.y))  # the digits come by class
+    x, y = digits.x[order], digits.y[order]
+    exact = mnist.CNNEstimator(train_steps=100, seed=0, precision="float32").fit(x[:300], y[:300])
+    fast = mnist.CNNEstimator(train_steps=100, seed=0, precision="bfloat16").fit(x[:300], y[:300])
+    assert exact.inference_dtype == torch.float32 and fast.inference_dtype == torch.bfloat16
+    # The same seed and float32 training: the networks are equal, only inference differs.
+    for a, b in zip(exact.model.parameters(), fast.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    p_exact, p_fast = exact.predict_proba(x[300:800]), fast.predict_proba(x[300:800])
+    assert p_fast.dtype == np.float32 and np.allclose(p_fast.sum(1), 1.0, atol=1e-5)
+    assert np.abs(p_fast - p_exact).max() < 0.05
+    assert (p_fast.argmax(1) == p_exact.argmax(1)).mean() > 0.98
+    passes = fast.predict_proba_passes(x[300:400], 3)
+    assert passes.shape == (3, 100, 10) and passes.dtype == np.float32
+
+
+def test_cli_refuses_an_unknown_precision(tmp_path, capsys):
+    assert main(["mnist", "--precision", "float16", "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--precision 'float16'" in err
+    assert not (tmp_path / "m").exists()
 
 
 def test_cli_missing_data_dir_is_one_line(tmp_path, capsys):
