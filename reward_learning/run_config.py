@@ -61,12 +61,12 @@ class TrainConfig:
     """With --oracle simulated: answer each query round this many env steps after it was asked,
     as a person working through the queue while training goes on (0: at once)."""
     steps: int = 10_000
-    """Env steps of training (drape: 50,000). Push at the defaults: 100%, 100%, 100%, 68%, 100%
-    at 10k over seeds 0-4 (benchmarks/README.md)."""
+    """Env steps of training (drape: 50,000). Push at the defaults: 98%, 100%, 100%, 98%, 100% at
+    10k over seeds 0-4, 16 labels (benchmarks/README.md)."""
     goals: int = 10
-    """Goal images rendered from random success states (when --goal-dir is unset). Push at 10k
-    with 10: 100%, 100%, 100%, 68%, 100% over seeds 0-4; with 20: 100%, 80%, 74%, 100%, 100%
-    (benchmarks/README.md)."""
+    """Goal images rendered from random success states (when --goal-dir is unset). Push at 10k,
+    exploration negatives, seeds 0-4: 100%, 100%, 100%, 68%, 100% with 10; 100%, 80%, 74%, 100%,
+    100% with 20 (benchmarks/README.md)."""
     goal_dir: str | None = None
     """Folder of PNG/JPEG goal images to use instead of rendered ones."""
     queries_every: int = 1000
@@ -84,11 +84,12 @@ class TrainConfig:
     classifier_retrain: str = "warm"
     """warm (each update continues training) or scratch (each update retrains from the seeded
     initial weights for 200 steps, so the classifier does not sharpen update by update)."""
-    policy_negatives: str = "exploration"
-    """vice-raq's failures besides the oracle's: exploration (frames of the random-action phase;
-    the classifier then changes only when answers arrive) or replay (VICE's: the whole buffer,
-    the latest policy included; measured worse, see benchmarks/README.md). The vice mode always
-    uses replay, as published."""
+    policy_negatives: str = "replay"
+    """vice-raq's failures besides the oracle's: replay (VICE's: the whole replay buffer, the
+    latest policy included) or exploration (frames of the random-action phase only; the
+    classifier then changes only when answers arrive). Push at 10k with DroQ's critics, seeds
+    0-4: replay 98%, 100%, 100%, 98%, 100%; exploration 100%, 100%, 100%, 68%, 100%
+    (benchmarks/README.md). The vice mode always uses replay, as published."""
     oracle_negative_share: float = 0.5
     """Share of the classifier's negatives drawn from frames the oracle called failure (at
     most; the rest are policy frames). 0 draws them as often as any single policy frame."""
@@ -161,13 +162,13 @@ class TrainConfig:
 
 TASK_SETTINGS: dict[str, dict[str, Any]] = {
     "push": {},
-    "drape": {"steps": 50_000, "critic": "mlp", "goals": 20},
+    "drape": {"steps": 50_000, "critic": "mlp", "goals": 20, "policy_negatives": "exploration"},
 }
 """Each task's departures from ``TrainConfig``'s defaults, as RL Zoo keeps hyperparameters per
 env. Drape at Push's settings with SB3's critics: 62%, 84%, 100% at 25k, seed 0 88% at 50k; at
 its former ones (SAC's learning rate 3e-4, one gradient step, raw observations) 0%, 26%, 46% at
-25k, with 20 goal images; DroQ's critics and 10 goal images are unmeasured there
-(benchmarks/README.md)."""
+25k, with 20 goal images and exploration negatives; DroQ's critics, 10 goal images and replay
+negatives are unmeasured there (benchmarks/README.md)."""
 
 
 RESUMABLE: tuple[str, ...] = (

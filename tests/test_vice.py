@@ -456,10 +456,11 @@ def test_the_ground_truth_guard_catches_a_leak(tmp_path, guarded_training_env):
 
 
 def test_exploration_negatives_update_the_classifier_only_when_answers_arrive(tmp_path):
-    unanswered = tiny_run(tmp_path / "later", "vice-raq", oracle="later")
+    exploration = {"policy_negatives": "exploration"}
+    unanswered = tiny_run(tmp_path / "later", "vice-raq", oracle="later", **exploration)
     unanswered.train()
     assert unanswered.classifier.version == 1  # trained once, then nothing new to learn from
-    answered = tiny_run(tmp_path / "simulated", "vice-raq")
+    answered = tiny_run(tmp_path / "simulated", "vice-raq", **exploration)
     answered.train()
     assert answered.labels_used > 0 and answered.classifier.version > 1
     vice = tiny_run(tmp_path / "vice", "vice")
