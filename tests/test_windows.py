@@ -52,7 +52,8 @@ def press(title, keys, shots=None, delay=0.3, drawn=None):
     """Send keys to the window called ``title`` from a thread, once it exists.
 
     With ``shots``, a screenshot is taken first; with ``drawn`` (a test of a screenshot), it is
-    retaken for up to 10 s until the window's picture is on screen (a loaded machine draws late).
+    retaken for up to 60 s until the window's picture is on screen (a loaded machine draws late:
+    10 s were too few with two pytest workers beside two benchmark processes on 2 cores).
     """
 
     def run():
@@ -71,7 +72,7 @@ def press(title, keys, shots=None, delay=0.3, drawn=None):
         if shots is not None:
             from PIL import ImageGrab
 
-            for _ in range(40):
+            for _ in range(240):
                 shot = np.asarray(ImageGrab.grab(xdisplay=os.environ["DISPLAY"]))
                 if drawn is None or drawn(shot):
                     break
