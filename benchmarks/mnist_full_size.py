@@ -22,6 +22,7 @@ import torch
 
 from benchmarks.report import machine, update_section
 from reward_learning import mnist
+from reward_learning.devices import inference_dtype
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fashion_mnist"
 STRATEGIES = [
@@ -70,7 +71,7 @@ def timings(config: mnist.MnistConfig) -> str:
         f"{seconds['float32', 2]:.1f} s on two; bfloat16 {seconds['bfloat16', 1]:.1f} s and "
         f"{seconds['bfloat16', 2]:.1f} s (before: 31.5 s on one thread, float32 in batches of "
         f"4,096). One BALD round on two threads, whole pool, `--precision auto` "
-        f"({mnist.CNNEstimator(device='cpu').inference_dtype} here): "
+        f"({inference_dtype(torch.device('cpu'))} here): "
         f"{bald.select_s + bald.fit_s + bald.test_s:.1f} s (select {bald.select_s:.1f}, fit "
         f"{bald.fit_s:.1f}, test {bald.test_s:.1f})."
     )

@@ -305,9 +305,9 @@ class CNNEstimator:
     def _probabilities(self, x: np.ndarray, n_passes: int, train_mode: bool) -> np.ndarray:
         self.model.train(train_mode)
         out = np.empty((n_passes, len(x), self.n_classes), dtype=np.float32)
+        low_precision = self.inference_dtype != torch.float32
         for start in range(0, len(x), INFERENCE_BATCH):
             stop = min(len(x), start + INFERENCE_BATCH)
-            low_precision = self.inference_dtype != torch.float32
             with torch.autocast(self.device.type, self.inference_dtype, enabled=low_precision):
                 features = self.model.features(self._tensor(x[start:stop]))  # shared by passes
                 for k in range(n_passes):
