@@ -10,9 +10,12 @@ them from the pool's pixels alone.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from sklearn.cluster import MiniBatchKMeans
-from sklearn.decomposition import PCA
+
+if TYPE_CHECKING:  # scikit-learn is imported where it is used: `train` never needs its 2 s
+    from sklearn.decomposition import PCA
 
 NEIGHBOURS = 20  # TypiClust's k for typicality
 MAX_CLUSTERS = 500  # TypiClust's cap on the number of clusters
@@ -20,6 +23,8 @@ MAX_CLUSTERS = 500  # TypiClust's cap on the number of clusters
 
 def pixel_pca(images: np.ndarray, dims: int = 50, seed: int = 0) -> PCA:
     """A PCA of flattened images ``(N, ...)`` to ``dims`` components, fitted without labels."""
+    from sklearn.decomposition import PCA
+
     flat = images.reshape(len(images), -1).astype(np.float32) / 255
     return PCA(dims, svd_solver="randomized", random_state=seed).fit(flat)
 
@@ -72,6 +77,8 @@ def select_typical(
         ``(indices into pool, typicality)``, one pick per cluster, largest uncovered clusters
         first (fewer than ``n`` only when fewer clusters hold pool items).
     """
+    from sklearn.cluster import MiniBatchKMeans
+
     n = min(n, len(pool))
     everything = np.concatenate([labelled, pool]).astype(np.float32)
     n_clusters = min(len(labelled) + n, max_clusters, len(everything))
