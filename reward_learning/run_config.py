@@ -111,6 +111,8 @@ class TrainConfig:
     gradient_steps: int = 2
     """SAC gradient steps per env step. 2 on Push: 88% over six seeds at 20k against
     42% over three with 1, at about 1.6x the wall time (benchmarks/README.md)."""
+    batch_size: int = 256
+    """Transitions per SAC gradient step (SB3's default: 256)."""
     algo: str = "sac"
     """The policy's learner: sac (Stable-Baselines3) or tqc (sb3-contrib's truncated quantile
     critics; same API, five distributional critics)."""
@@ -193,6 +195,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "classifier_mixup": (0.0, 100.0),
     "classifier_shift": (0, 64),
     "gradient_steps": (1, 1_000),
+    "batch_size": (1, 1_000_000),
     "gamma": (0.0, 1.0),
     "n_steps": (1, 100),
     "learning_rate": (1e-8, 1.0),
