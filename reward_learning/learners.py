@@ -211,7 +211,9 @@ def make_learner(config: TrainConfig, env: gym.Env[Any, Any] | VecEnv) -> SAC | 
     c = config
     state = c.policy_input == "state"
     policy: str | type[Any] = "MlpPolicy" if state else "MultiInputPolicy"
-    policy_kwargs: dict[str, Any] = {"net_arch": [256, 256]}
+    # Fused Adam: one kernel per step instead of several per parameter; on this CPU it took the
+    # actor's and critics' optimizer steps from 2.5 to 1.0 ms of a 13 ms gradient step.
+    policy_kwargs: dict[str, Any] = {"net_arch": [256, 256], "optimizer_kwargs": {"fused": True}}
     if c.critic != "mlp":
         policy = NORMALIZED_POLICIES[c.algo, state]
         policy_kwargs["critic"] = c.critic
