@@ -111,8 +111,10 @@ class TrainConfig:
     gradient_steps: int = 2
     """SAC gradient steps per env step. 2 on Push: 88% over six seeds at 20k against
     42% over three with 1, at about 1.6x the wall time (benchmarks/README.md)."""
-    batch_size: int = 256
-    """Transitions per SAC gradient step (SB3's default: 256)."""
+    batch_size: int = 128
+    """Transitions per SAC gradient step. Push at 10k, seeds 0-4: 100%, 100%, 98%, 100%, 100%
+    with 128, 98%, 100%, 100%, 98%, 100% with SB3's 256, whose gradient step takes 1.6x as
+    long on a CPU (benchmarks/README.md)."""
     algo: str = "sac"
     """The policy's learner: sac (Stable-Baselines3) or tqc (sb3-contrib's truncated quantile
     critics; same API, five distributional critics)."""
