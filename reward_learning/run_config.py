@@ -166,13 +166,16 @@ class TrainConfig:
 
 TASK_SETTINGS: dict[str, dict[str, Any]] = {
     "push": {},
-    "drape": {"steps": 50_000, "critic": "mlp", "goals": 20, "policy_negatives": "exploration"},
-}
+    "drape": {
+        "steps": 50_000, "critic": "mlp", "goals": 20, "policy_negatives": "exploration",
+        "batch_size": 256,
+    },
+}  # fmt: skip
 """Each task's departures from ``TrainConfig``'s defaults, as RL Zoo keeps hyperparameters per
 env. Drape at Push's settings with SB3's critics: 62%, 84%, 100% at 25k, seed 0 88% at 50k; at
 its former ones (SAC's learning rate 3e-4, one gradient step, raw observations) 0%, 26%, 46% at
-25k, with 20 goal images and exploration negatives; DroQ's critics, 10 goal images and replay
-negatives are unmeasured there (benchmarks/README.md)."""
+25k, with 20 goal images and exploration negatives; DroQ's critics, 10 goal images, replay
+negatives and batches of 128 are unmeasured there (benchmarks/README.md)."""
 
 
 RESUMABLE: tuple[str, ...] = (
