@@ -32,6 +32,7 @@ test: lint
 
 benchmarks: install
 	$(PY) -m benchmarks.env_speed
+	$(PY) -m benchmarks.sac_update
 	$(PY) -m benchmarks.drape_stability
 	$(PY) -m benchmarks.mnist_label_efficiency
 	$(PY) -m benchmarks.push_dense_reference

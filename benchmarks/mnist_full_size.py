@@ -6,8 +6,9 @@ Every strategy x seed runs in its own process (one torch thread each, ``--parall
 time), from 20 labels, 10 per round, the whole pool scored every round, the CNN retrained from
 scratch. Each finished run is added to benchmarks/results/fashion_mnist/curves.csv at once, so
 an interrupted benchmark keeps what it measured and ``--resume`` runs only what is missing.
-At the end: curves.png and the ``mnist-full`` section of benchmarks/README.md, with the CNN's
-forward pass over 60,000 images timed at one and two threads, float32 and bfloat16.
+At the end: curves.png and the ``mnist-full`` section of benchmarks/README.md. ``--timings-only``
+(run it alone on the machine) times the CNN's forward pass over 60,000 images at one and two
+threads, float32 and bfloat16, and one whole-pool BALD round: the ``mnist-timings`` section.
 """
 
 from __future__ import annotations
@@ -162,13 +163,19 @@ def main() -> None:
     parser.add_argument(
         "--timings-only",
         action="store_true",
-        help="print the forward-pass and BALD-round timings (run alone on the machine), no runs",
+        help="time the forward pass and a BALD round (run it alone on the machine), no runs",
     )
     args = parser.parse_args()
     config = mnist.MnistConfig(strategy=args.strategies, rounds=args.rounds, data=args.data)
     mnist.load_digits(config.data)  # a missing or broken folder fails here, in one line
     if args.timings_only:
-        print(timings(config))
+        body = (
+            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, alone on the machine: "
+            f"`python -m benchmarks.mnist_full_size --data {args.data} --timings-only`. "
+            + timings(config)
+        )
+        update_section("mnist-timings", body)
+        print(body)
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
     curves = RESULTS / "curves.csv"
@@ -201,7 +208,6 @@ def main() -> None:
         + ("" if args.strategies == STRATEGIES else f" --strategies {' '.join(args.strategies)}")
     )
     body = report(points, command, minutes, args.seeds, kept=len(finished))
-    body += "\n\n" + timings(config)
     update_section("mnist-full", body)
     print(body)
 
