@@ -61,8 +61,8 @@ class TrainConfig:
     """With --oracle simulated: answer each query round this many env steps after it was asked,
     as a person working through the queue while training goes on (0: at once)."""
     steps: int = 10_000
-    """Env steps of training (drape: 50,000). Push at the defaults: 98%, 100%, 100%, 98%, 100% at
-    10k over seeds 0-4, 16 labels (benchmarks/README.md)."""
+    """Env steps of training (drape: 50,000). Push at the defaults: 100% at 10k on each of
+    seeds 0-4, 16 labels (benchmarks/README.md)."""
     goals: int = 10
     """Goal images rendered from random success states (when --goal-dir is unset). Push at 10k,
     exploration negatives, seeds 0-4: 100%, 100%, 100%, 68%, 100% with 10; 100%, 80%, 74%, 100%,
@@ -113,8 +113,8 @@ class TrainConfig:
     42% over three with 1, at about 1.6x the wall time (benchmarks/README.md)."""
     batch_size: int = 128
     """Transitions per SAC gradient step. Push at 10k, seeds 0-4: 100%, 100%, 98%, 100%, 100%
-    with 128, 98%, 100%, 100%, 98%, 100% with SB3's 256, whose gradient step takes 1.6x as
-    long on a CPU (benchmarks/README.md)."""
+    with 128 (unfused Adam), 98%, 100%, 100%, 98%, 100% with SB3's 256, whose gradient step
+    takes about 1.5x as long on a CPU (benchmarks/README.md, SAC's gradient step)."""
     algo: str = "sac"
     """The policy's learner: sac (Stable-Baselines3) or tqc (sb3-contrib's truncated quantile
     critics; same API, five distributional critics)."""
