@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(VENV)/bin/reward-learning train push --out runs/demo --overwrite
+	$(VENV)/bin/reward-learning train push --out runs/demo --overwrite --threads 2
 
 mnist: install
 	$(VENV)/bin/reward-learning mnist --out runs/mnist
