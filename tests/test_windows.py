@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -195,15 +196,28 @@ def test_closing_the_window_counts_as_stop(display):
     oracle = success_window_oracle()
 
     def close():
-        time.sleep(1.0)
-        found = subprocess.run(
-            ["xdotool", "search", "--name", oracle.title], capture_output=True, text=True
-        )
+        # Until the window exists (up to a minute, as press() waits): a single search after 1 s
+        # found nothing once on a loaded machine, and the oracle then waited forever.
+        for _ in range(600):
+            found = subprocess.run(
+                ["xdotool", "search", "--onlyvisible", "--name", oracle.title],
+                capture_output=True,
+                text=True,
+            )
+            if found.stdout.split():
+                break
+            time.sleep(0.1)
+        time.sleep(0.3)
         for window in found.stdout.split():
             send_wm_delete(int(window))
 
     threading.Thread(target=close, daemon=True).start()
-    assert list(oracle.ask(query(3))) == []
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the closed window was never noticed"))
+    signal.alarm(120)  # a failure, not a suite that hangs
+    try:
+        assert list(oracle.ask(query(3))) == []
+    finally:
+        signal.alarm(0)
 
 
 def test_grid_mode_takes_one_key_per_frame(display):
@@ -338,12 +352,23 @@ def test_training_goes_on_while_a_question_waits_and_the_frames_stay_pending(dis
 
 
 def test_an_answer_given_while_training_is_stored_and_used_at_the_next_update(display, tmp_path):
+    from stable_baselines3.common.callbacks import BaseCallback
+
     from reward_learning.labels import LabelStore
+
+    class UntilPressed(BaseCallback):
+        """Slows each env step while the key is not yet pressed: 600 fast steps on a loaded
+        machine once ended before the window was drawn, so nobody answered."""
+
+        def _on_step(self) -> bool:
+            if thread.is_alive():
+                time.sleep(0.2)
+            return True
 
     run = _live_run(tmp_path)
     shots = []
     thread = press(LIVE, ["y"], shots, delay=0.5, drawn=something_drawn)
-    run.train()
+    run.train(extra_callbacks=(UntilPressed(),))
     thread.join()
     store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
     (answer,) = store.answers()
