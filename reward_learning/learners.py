@@ -71,8 +71,10 @@ class _CriticDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if not self.training:
             return x
-        mask = torch.full((x.numel(),), 1.0 / (1.0 - self.p), dtype=x.dtype, device=x.device)
-        mask[dropped_positions(x.numel(), self.p).to(x.device)] = 0.0
+        if x.device.type != "cpu":  # the sparse draw pays on a CPU; elsewhere it would copy
+            return nn.functional.dropout(x, self.p, training=True)
+        mask = torch.full((x.numel(),), 1.0 / (1.0 - self.p), dtype=x.dtype)
+        mask[dropped_positions(x.numel(), self.p)] = 0.0
         return x * mask.view_as(x)
 
 
