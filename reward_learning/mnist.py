@@ -247,6 +247,8 @@ CHANNELS_LAST = torch.channels_last
 work in (no reorder around each layer): 10 MC-dropout passes over 10,000 digits took 3.7-4.4 s
 against 6.2-6.3 s contiguous, one thread on a shared 2-core machine (2026-12-01)."""
 
+LR_SCHEDULES: tuple[str, ...] = ("one-cycle", "constant")
+
 INFERENCE_BATCH = 256
 """Images per forward pass at inference: the first convolution's output for 256 digits (22 MB)
 stays near the CPU's caches, where 4,096 at once (350 MB) made the pass several times slower
@@ -257,8 +259,10 @@ class CNNEstimator:
     """An :class:`~reward_learning.active.Estimator` over uint8 digit images ``(N, 28, 28)``.
 
     ``fit`` trains from the current weights for ``train_steps`` Adam steps on minibatches
-    drawn with replacement, so the cost is the same for 20 labels as for 2,000.
-    ``predict_proba_passes`` keeps dropout on (MC dropout, Gal et al. 2017).
+    drawn with replacement, so the cost is the same for 20 labels as for 2,000, at a constant
+    learning rate ``lr`` or (``lr_schedule="one-cycle"``) one cycle up to ``lr`` and down
+    within each fit (Smith's 1cycle, torch's OneCycleLR). ``predict_proba_passes`` keeps dropout
+    on (MC dropout, Gal et al. 2017).
     """
 
     def __init__(
@@ -270,7 +274,10 @@ class CNNEstimator:
         seed: int = 0,
         device: str = "auto",
         precision: str = "auto",
+        lr_schedule: str = "constant",
     ) -> None:
+        if lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule={lr_schedule!r}: expected one of {LR_SCHEDULES}")
         self.device = resolve_device(device)
         self.inference_dtype = inference_dtype(self.device, precision)
         self.generator = torch.Generator().manual_seed(seed)
@@ -280,6 +287,8 @@ class CNNEstimator:
         self.model(self._tensor(np.zeros((1, 28, 28), np.uint8)))  # materialize LazyLinear
         self.model.to(memory_format=CHANNELS_LAST)  # type: ignore[call-overload]  # torch documents it; its stubs omit it
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr)
+        self.lr = lr
+        self.lr_schedule = lr_schedule
         self.train_steps = train_steps
         self.batch_size = batch_size
 
@@ -292,6 +301,11 @@ class CNNEstimator:
         """Train on images uint8 ``(N, 28, 28)`` and labels int ``(N,)``."""
         images, labels = self._tensor(x), torch.as_tensor(y, device=self.device)
         self.model.train()
+        schedule = None
+        if self.lr_schedule == "one-cycle":
+            schedule = torch.optim.lr_scheduler.OneCycleLR(
+                self.optimizer, max_lr=self.lr, total_steps=self.train_steps
+            )
         for _ in range(self.train_steps):
             batch = torch.randint(len(labels), (self.batch_size,), generator=self.generator)
             batch = batch.to(self.device)
@@ -299,6 +313,8 @@ class CNNEstimator:
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
+            if schedule is not None:
+                schedule.step()
         return self
 
     @torch.inference_mode()
@@ -333,7 +349,7 @@ class MnistConfig:
 
     strategy: list[str] = field(default_factory=lambda: ["least-confident", "bald"])
     """Query strategies to compare (least-confident, margin, entropy, bald, batchbald, typiclust,
-    typiclust-batchbald); random is always run too, as the baseline."""
+    typiclust-margin, typiclust-batchbald); random is always run too, as the baseline."""
     initial: int = 20
     """Labelled digits to start from, balanced over classes."""
     queries: int = 10
@@ -354,12 +370,18 @@ class MnistConfig:
     """``scratch`` (new network each round) or ``warm`` (keep training one network)."""
     train_steps: int = 200
     """Adam steps per fit."""
+    lr_schedule: str = "one-cycle"
+    """The learning rate within a fit: one-cycle (up to --learning-rate and down, each fit) or
+    constant. On Fashion-MNIST, 200 steps, three random label sets each: 0.747 against 0.730
+    test accuracy at 300 labels (constant 1e-3), 0.703 against 0.698 at 100."""
+    learning_rate: float = 3e-3
+    """Adam's learning rate (one-cycle: its peak)."""
     mc_passes: int = 10
     """MC-dropout passes for BALD."""
     pool_sample: int = 0
     """Score a random subset of this many pool digits per round (0: the whole pool)."""
     cold_start_labels: int = 100
-    """typiclust-batchbald: typical picks (TypiClust on the pixels' PCA) while fewer labels than
+    """typiclust-margin and typiclust-batchbald: typical picks (TypiClust on the pixels' PCA) while fewer labels than
     this are in hand, BatchBALD after."""
     device: str = "auto"
     """``auto``, ``cpu`` or ``cuda``."""
@@ -404,8 +426,8 @@ def run_strategy(
 
     def make_estimator() -> CNNEstimator:
         return CNNEstimator(
-            train_steps=config.train_steps, seed=seed, device=config.device,
-            precision=config.precision,
+            train_steps=config.train_steps, lr=config.learning_rate, seed=seed,
+            device=config.device, precision=config.precision, lr_schedule=config.lr_schedule,
         )  # fmt: skip
 
     embed = None
@@ -475,6 +497,7 @@ MNIST_RANGES: dict[str, tuple[float, float]] = {
     "n_test": (1, float("inf")),
     "oracle_error": (0.0, 1.0),
     "train_steps": (1, float("inf")),
+    "learning_rate": (1e-6, 1.0),
     "mc_passes": (1, 1_000),
     "pool_sample": (0, float("inf")),
 }
@@ -487,6 +510,10 @@ def run_experiment(config: MnistConfig, oracle: Oracle | None = None) -> list[Cu
     if config.precision not in PRECISIONS:
         raise UserInputError(
             f"--precision {config.precision!r}: expected one of {', '.join(PRECISIONS)}"
+        )
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise UserInputError(
+            f"--lr-schedule {config.lr_schedule!r}: expected one of {', '.join(LR_SCHEDULES)}"
         )
     strategies = list(dict.fromkeys([*config.strategy, "random"]))
     for strategy in strategies:

@@ -109,7 +109,10 @@ def test_active_run_beats_its_starting_accuracy(digits, strategy):
     assert points[-1].accuracy > points[0].accuracy + 0.05
 
 
-def test_the_cold_start_schedule_picks_typical_items_then_switches_to_batchbald(digits):
+@pytest.mark.parametrize(
+    ("schedule", "after"), [("typiclust-margin", "margin"), ("typiclust-batchbald", "batchbald")]
+)
+def test_a_cold_start_schedule_picks_typical_items_then_switches(digits, schedule, after):
     data = mnist.split(digits, 20, 300, seed=0)
     config = mnist.MnistConfig(rounds=2, queries=20, train_steps=20, cold_start_labels=40)
     learner_states = []
@@ -121,10 +124,10 @@ def test_the_cold_start_schedule_picks_typical_items_then_switches_to_batchbald(
 
     ActiveLearner.query = spy
     try:
-        list(mnist.run_strategy(config, "typiclust-batchbald", 0, data))
+        list(mnist.run_strategy(config, schedule, 0, data))
     finally:
         ActiveLearner.query = original
-    assert learner_states == [(20, "typiclust"), (40, "batchbald")]
+    assert learner_states == [(20, "typiclust"), (40, after)]
 
 
 MEMORY_CHILD = """
@@ -210,11 +213,29 @@ def test_bfloat16_inference_agrees_with_float32(digits):
     assert passes.shape == (3, 100, 10) and passes.dtype == np.float32
 
 
-def test_cli_refuses_an_unknown_precision(tmp_path, capsys):
-    assert main(["mnist", "--precision", "float16", "--out", str(tmp_path / "m")]) == 2
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--precision", "float16"), ("--lr-schedule", "cosine")]
+)
+def test_cli_refuses_an_unknown_choice(tmp_path, capsys, flag, value):
+    assert main(["mnist", flag, value, "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "--precision 'float16'" in err
+    assert err.count("\n") == 0 and f"{flag} {value!r}" in err
     assert not (tmp_path / "m").exists()
+
+
+def test_one_cycle_rises_to_the_peak_and_falls_within_every_fit(digits):
+    estimator = mnist.CNNEstimator(train_steps=40, lr=3e-3, lr_schedule="one-cycle")
+    rates: list[float] = []
+    estimator.optimizer.register_step_pre_hook(
+        lambda optimizer, *_: rates.append(optimizer.param_groups[0]["lr"])
+    )
+    estimator.fit(digits.x[:100], digits.y[:100]).fit(digits.x[:200], digits.y[:200])
+    for fit in (rates[:40], rates[40:]):  # a warm refit starts its own cycle
+        peak = int(np.argmax(fit))
+        assert fit[peak] == pytest.approx(3e-3, rel=0.01)
+        assert 0 < peak < 39 and fit[0] < 3e-3 / 10 and fit[-1] < 3e-3 / 100
+    constant = mnist.CNNEstimator(train_steps=5, lr=1e-3).fit(digits.x[:50], digits.y[:50])
+    assert constant.optimizer.param_groups[0]["lr"] == 1e-3
 
 
 def test_cli_missing_data_dir_is_one_line(tmp_path, capsys):
