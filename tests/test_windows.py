@@ -131,6 +131,19 @@ def something_drawn(shot):
     return shot[..., :3].std() > 5
 
 
+def settled_drawing():
+    """A ``drawn`` test for :func:`press`: something is drawn and the screen equals the previous
+    grab (a shot taken while the window was still painting once lacked the scene picture)."""
+    previous: list[np.ndarray] = []
+
+    def settled(shot):
+        same = bool(previous) and np.array_equal(previous[0], shot)
+        previous[:] = [shot]
+        return same and something_drawn(shot)
+
+    return settled
+
+
 def assert_shows_frame_and_scene(shot, answer):
     """The screenshot holds the frame enlarged 8x and, beside it, the env's own 384-pixel
     picture of the scene state stored with the frame, from the frame's camera."""
@@ -259,7 +272,7 @@ def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(di
     assert len(store.pending()) == 2 and store.answers() == []
     shots = []
     keys = ["n", "u", "y", "n"]  # the first answer is taken back and given again
-    thread = press("reward_learning: success?", keys, shots, drawn=something_drawn)
+    thread = press("reward_learning: success?", keys, shots, drawn=settled_drawing())
     assert main(["label", str(tmp_path / "run")]) == 0
     thread.join()
     assert store.pending() == []
@@ -367,7 +380,7 @@ def test_an_answer_given_while_training_is_stored_and_used_at_the_next_update(di
 
     run = _live_run(tmp_path)
     shots = []
-    thread = press(LIVE, ["y"], shots, delay=0.5, drawn=something_drawn)
+    thread = press(LIVE, ["y"], shots, delay=0.5, drawn=settled_drawing())
     run.train(extra_callbacks=(UntilPressed(),))
     thread.join()
     store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
