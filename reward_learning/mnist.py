@@ -248,6 +248,7 @@ work in (no reorder around each layer): 10 MC-dropout passes over 10,000 digits 
 against 6.2-6.3 s contiguous, one thread on a shared 2-core machine (2026-12-01)."""
 
 LR_SCHEDULES: tuple[str, ...] = ("one-cycle", "constant")
+"""The learning rate within a fit (``CNNEstimator``'s ``lr_schedule``)."""
 
 INFERENCE_BATCH = 256
 """Images per forward pass at inference: the first convolution's output for 256 digits (22 MB)
@@ -384,8 +385,8 @@ class MnistConfig:
     pool_sample: int = 0
     """Score a random subset of this many pool digits per round (0: the whole pool)."""
     cold_start_labels: int = 100
-    """typiclust-margin and typiclust-batchbald: typical picks (TypiClust on the pixels' PCA) while fewer labels than
-    this are in hand, BatchBALD after."""
+    """typiclust-margin and typiclust-batchbald: typical picks (TypiClust on the pixels' PCA)
+    while fewer labels than this are in hand, then margin or BatchBALD."""
     device: str = "auto"
     """``auto``, ``cpu`` or ``cuda``."""
     precision: str = "auto"
