@@ -131,33 +131,59 @@ def something_drawn(shot):
     return shot[..., :3].std() > 5
 
 
-def settled_drawing():
-    """A ``drawn`` test for :func:`press`: something is drawn and the screen equals the previous
-    grab (a shot taken while the window was still painting once lacked the scene picture)."""
+def shows_oldest_pending(store_path):
+    """A ``drawn`` test for :func:`press` while a run trains: the screen holds the oldest pending
+    frame enlarged, and the picture beside it stayed the same over two grabs. The live window's
+    caption counts steps, so only the picture can settle; a shot taken while the window was
+    still painting once lacked the scene picture."""
+    from reward_learning.labels import LabelStore
+
     previous: list[np.ndarray] = []
 
-    def settled(shot):
-        same = bool(previous) and np.array_equal(previous[0], shot)
-        previous[:] = [shot]
-        return same and something_drawn(shot)
+    def drawn(shot):
+        store = LabelStore(store_path, "run")
+        pending = store.pending()
+        store.close()
+        if not pending:
+            return False
+        frame = np.kron(pending[0].image, np.ones((8, 8, 1), np.uint8))
+        for y in range(0, 100):
+            if np.array_equal(shot[y : y + 384, :384, :3], frame):
+                picture = shot[y : y + 384, :768, :3]
+                settled = bool(previous) and np.array_equal(previous[0], picture)
+                previous[:] = [picture]
+                return settled and something_drawn(picture[:, 384:])
+        previous.clear()
+        return False
 
-    return settled
+    return drawn
 
 
-def assert_shows_frame_and_scene(shot, answer):
-    """The screenshot holds the frame enlarged 8x and, beside it, the env's own 384-pixel
-    picture of the scene state stored with the frame, from the frame's camera."""
+def frame_and_scene(image, scene):
+    """The frame enlarged 8x and, beside it, the env's own 384-pixel picture of the scene state
+    stored with the frame, from the frame's camera: what the success window shows."""
     from reward_learning.tasks import make_env
 
     env = make_env("push", image_size=384)
     env.reset(seed=0)
-    env.unwrapped.set_scene_state(answer.scene)
-    expected = np.concatenate(
-        [np.kron(answer.image, np.ones((8, 8, 1), np.uint8)), env.unwrapped.render_image()], 1
+    env.unwrapped.set_scene_state(scene)
+    picture = np.concatenate(
+        [np.kron(image, np.ones((8, 8, 1), np.uint8)), env.unwrapped.render_image()], 1
     )
     env.close()
+    return picture
+
+
+def shows(shot, picture):
+    """Whether the screenshot holds ``picture`` at the window's left edge, under its title band."""
+    height, width = picture.shape[:2]
     shot = shot[..., :3]
-    assert any(np.array_equal(shot[y : y + 384, :768], expected) for y in range(0, 100))
+    return any(np.array_equal(shot[y : y + height, :width], picture) for y in range(0, 100))
+
+
+def assert_shows_frame_and_scene(shot, answer):
+    """The screenshot holds the answered frame and its scene, as the success window draws them."""
+    assert shows(shot, frame_and_scene(answer.image, answer.scene))
 
 
 def send_wm_delete(window_id):
@@ -270,14 +296,20 @@ def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(di
     agent.TrainingRun(config).train()
     store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
     assert len(store.pending()) == 2 and store.answers() == []
+    first = store.pending()[0]
+    picture = frame_and_scene(first.image, first.scene)
     shots = []
     keys = ["n", "u", "y", "n"]  # the first answer is taken back and given again
-    thread = press("reward_learning: success?", keys, shots, drawn=settled_drawing())
+    # The window's first picture is known before it opens, so the screenshot waits for exactly it.
+    thread = press(
+        "reward_learning: success?", keys, shots, drawn=lambda shot: shows(shot, picture)
+    )
     assert main(["label", str(tmp_path / "run")]) == 0
     thread.join()
     assert store.pending() == []
     assert [(a.label, a.source) for a in store.answers()] == [(1, "human"), (0, "human")]
-    assert_shows_frame_and_scene(shots[0], store.answers()[0])
+    assert store.answers()[0].key == first.key
+    assert shows(shots[0], picture)
     resumed = agent.TrainingRun(run_config.load_run_config(tmp_path / "run"), resume=True)
     assert resumed.labels_used == 2
 
@@ -380,10 +412,11 @@ def test_an_answer_given_while_training_is_stored_and_used_at_the_next_update(di
 
     run = _live_run(tmp_path)
     shots = []
-    thread = press(LIVE, ["y"], shots, delay=0.5, drawn=settled_drawing())
+    store_path = tmp_path / "run" / "labels.sqlite"
+    thread = press(LIVE, ["y"], shots, delay=0.5, drawn=shows_oldest_pending(store_path))
     run.train(extra_callbacks=(UntilPressed(),))
     thread.join()
-    store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
+    store = LabelStore(store_path, "run")
     (answer,) = store.answers()
     assert (answer.label, answer.source) == (1, "human")
     assert_shows_frame_and_scene(shots[0], answer)
