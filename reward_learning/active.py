@@ -50,6 +50,9 @@ the cold-start schedules (:data:`COLD_START_SCHEDULES`)."""
 NEEDS_PASSES = ("bald", "batchbald")
 """Strategies that read an estimator's stochastic passes (``predict_proba_passes``)."""
 
+NEEDS_EMBEDDINGS = ("typiclust", *COLD_START_SCHEDULES)
+"""Strategies that cluster embeddings made without labels (the learner's ``embed``)."""
+
 
 class ActiveLearner:
     """Pool-based learner: ``query(pool, n)`` picks items, ``teach(x, y)`` learns their labels.

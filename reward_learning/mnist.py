@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from reward_learning import uncertainty
-from reward_learning.active import STRATEGIES, ActiveLearner
+from reward_learning.active import NEEDS_EMBEDDINGS, STRATEGIES, ActiveLearner
 from reward_learning.config import check_ranges, save_config
 from reward_learning.devices import PRECISIONS, inference_dtype, resolve_device
 from reward_learning.errors import UserInputError
@@ -435,7 +435,7 @@ def run_strategy(
         )  # fmt: skip
 
     embed = None
-    if strategy.startswith("typiclust"):  # embeddings made without labels, once per run
+    if strategy in NEEDS_EMBEDDINGS:  # made without labels, once per run
         pca = pixel_pca(data.x_pool, seed=seed)
         embed = functools.partial(embed_pixels, pca)
     started = time.perf_counter()
@@ -599,7 +599,7 @@ def plot_curves(points: list[CurvePoint], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     for strategy in dict.fromkeys(p.strategy for p in points):
         labels, accuracy = mean_curve(points, strategy)
         seeds = sorted({p.seed for p in points if p.strategy == strategy})
@@ -615,11 +615,13 @@ def plot_curves(points: list[CurvePoint], path: Path) -> None:
             ax.fill_between(
                 labels, per_seed.min(0), per_seed.max(0), color=line.get_color(), alpha=0.15
             )
-    ax.set_xlabel("labelled digits")
+    ax.set_xlabel("labelled images")
     ax.set_ylabel("test accuracy")
-    ax.set_title("MNIST pool-based active learning")
+    ax.set_title("Pool-based active learning (mean over seeds, min-max band)")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(
+        loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8
+    )  # beside, not over, the curves
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
