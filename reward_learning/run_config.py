@@ -172,10 +172,11 @@ TASK_SETTINGS: dict[str, dict[str, Any]] = {
     },
 }  # fmt: skip
 """Each task's departures from ``TrainConfig``'s defaults, as RL Zoo keeps hyperparameters per
-env. Drape at Push's settings with SB3's critics: 62%, 84%, 100% at 25k, seed 0 88% at 50k; at
-its former ones (SAC's learning rate 3e-4, one gradient step, raw observations) 0%, 26%, 46% at
-25k, with 20 goal images and exploration negatives; DroQ's critics, 10 goal images, replay
-negatives and batches of 128 are unmeasured there (benchmarks/README.md)."""
+env. Drape at Push's settings with SB3's critics: 60%, 86%, 96% at 25k (62%, 84%, 100% before
+fused Adam), seed 0 88% at 50k; at its former ones (SAC's learning rate 3e-4, one gradient step,
+raw observations) 0%, 26%, 46% at 25k, with 20 goal images and exploration negatives; DroQ's
+critics, 10 goal images, replay negatives and batches of 128 are unmeasured there
+(benchmarks/README.md)."""
 
 
 RESUMABLE: tuple[str, ...] = (
