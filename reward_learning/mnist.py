@@ -619,9 +619,8 @@ def plot_curves(points: list[CurvePoint], path: Path) -> None:
     ax.set_ylabel("test accuracy")
     ax.set_title("Pool-based active learning (mean over seeds, min-max band)")
     ax.grid(alpha=0.3)
-    ax.legend(
-        loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8
-    )  # beside, not over, the curves
+    # Beside the axes, not over the curves (nine strategies once hid two of them).
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

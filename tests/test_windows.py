@@ -58,7 +58,7 @@ def display():
 
 
 WAIT_S = 180.0
-"""How long a test waits for a window or its picture: on 2 loaded cores a training run's first
+"""How long a test waits for a window: on 2 loaded cores a training run's first
 question took over 70 s to appear (a fixed 600 searches once gave up before it did)."""
 
 
@@ -102,19 +102,20 @@ def press(title, keys, delay=0.3):
 
 
 @pytest.fixture
-def canvases(monkeypatch):
-    """Every picture handed to an OpenCV window, as ``(title, RGB image)``, in order; the windows
-    still open and draw them. The tests check these rather than screenshots: on Xvfb without a
+def first_pictures(monkeypatch):
+    """The first picture handed to each OpenCV window, RGB, by window title; the windows still
+    open and draw every picture. The tests check these rather than screenshots: on Xvfb without a
     window manager, beside two CPU hogs, about one new window in 12 was never painted in 8 s
     (2026-12-02, a script creating 360 windows), whatever the poll's wait, MIT-SHM or a pause
     between windows; keys still reached it."""
     import cv2
 
-    shown = []
+    shown = {}
     real = cv2.imshow
 
     def imshow(title, image):
-        shown.append((title, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
+        if title not in shown:  # the live window redraws at every poll
+            shown[title] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         real(title, image)
 
     monkeypatch.setattr(cv2, "imshow", imshow)
@@ -137,7 +138,7 @@ def query(n, probabilities=None):
     )
 
 
-def test_success_window_keys_do_what_they_say(display, canvases):
+def test_success_window_keys_do_what_they_say(display, first_pictures):
     oracle = success_window_oracle()
     thread = press(oracle.title, ["y", "n", "u", "y", "s", "q"])
     answers = list(oracle.ask(query(5)))
@@ -151,8 +152,7 @@ def test_success_window_keys_do_what_they_say(display, canvases):
     ]
     # The first picture holds the first frame enlarged 8x (48 -> 384 pixels), nearest neighbour.
     enlarged = np.kron(query(5).images[0], np.ones((8, 8, 1), np.uint8))
-    title, first = canvases[0]
-    assert title == oracle.title and np.array_equal(first[:384, :384], enlarged)
+    assert np.array_equal(first_pictures[oracle.title][:384, :384], enlarged)
 
 
 def frame_and_scene(image, scene):
@@ -267,7 +267,7 @@ def test_no_display_fails_at_once(monkeypatch):
 
 
 def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(
-    display, canvases, tmp_path
+    display, first_pictures, tmp_path
 ):
     from reward_learning import agent, run_config
     from reward_learning.cli import main
@@ -289,7 +289,7 @@ def test_frames_saved_for_later_are_answered_in_the_window_and_used_on_resume(
     assert store.pending() == []
     assert [(a.label, a.source) for a in store.answers()] == [(1, "human"), (0, "human")]
     assert store.answers()[0].key == first.key
-    assert shows(canvases[0][1], picture)
+    assert shows(first_pictures["reward_learning: success?"], picture)
     resumed = agent.TrainingRun(run_config.load_run_config(tmp_path / "run"), resume=True)
     assert resumed.labels_used == 2
 
@@ -377,11 +377,12 @@ def test_training_goes_on_while_a_question_waits_and_the_frames_stay_pending(dis
 
 
 def test_an_answer_given_while_training_is_stored_and_used_at_the_next_update(
-    display, canvases, tmp_path
+    display, first_pictures, tmp_path
 ):
     from stable_baselines3.common.callbacks import BaseCallback
 
     from reward_learning.labels import LabelStore
+    from reward_learning.live_labels import TITLE
 
     class UntilPressed(BaseCallback):
         """Slows each env step once the window is up and until the key is pressed: 600 fast
@@ -394,16 +395,15 @@ def test_an_answer_given_while_training_is_stored_and_used_at_the_next_update(
             return True
 
     run = _live_run(tmp_path)
-    store_path = tmp_path / "run" / "labels.sqlite"
     thread = press(LIVE, ["y"], delay=0.5)
     run.train(extra_callbacks=(UntilPressed(),))
     thread.join()
     assert thread.shown.is_set(), f"no window {LIVE!r} within {WAIT_S:.0f} s"
-    store = LabelStore(store_path, "run")
+    store = LabelStore(tmp_path / "run" / "labels.sqlite", "run")
     (answer,) = store.answers()
     assert (answer.label, answer.source) == (1, "human")
     # The window's first question was the oldest pending frame, the one answered.
-    assert shows(canvases[0][1], frame_and_scene(answer.image, answer.scene))
+    assert shows(first_pictures[TITLE], frame_and_scene(answer.image, answer.scene))
     assert answer.id in run.data.positives
     # Folded in before a later classifier update: the update counted it.
     assert run.classifier_callback.labels_at_update == 1
