@@ -7,7 +7,6 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 
-from reward_learning import uncertainty
 from reward_learning.config import add_arguments, from_namespace
 from reward_learning.errors import DISK_FULL, UserInputError
 from reward_learning.labels import LabelStore
@@ -223,6 +222,7 @@ def _label(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand."""
+    from reward_learning.active import STRATEGIES
     from reward_learning.mnist import MnistConfig
 
     parser = argparse.ArgumentParser(
@@ -236,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         mnist,
         MnistConfig,
         choices={
-            "strategy": uncertainty.STRATEGIES,
+            "strategy": STRATEGIES,
             "oracle": ("simulated", "human"),
             "retrain": ("scratch", "warm"),
         },

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from reward_learning import mnist
-from reward_learning.active import ActiveLearner
-from reward_learning.cli import main
+from reward_learning.active import STRATEGIES, ActiveLearner
+from reward_learning.cli import build_parser, main
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +221,13 @@ def test_cli_refuses_an_unknown_choice(tmp_path, capsys, flag, value):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"{flag} {value!r}" in err
     assert not (tmp_path / "m").exists()
+
+
+def test_cli_offers_every_strategy_of_the_core():
+    """The default (typiclust-margin) and BatchBALD were once refused when named with --strategy:
+    the flag offered only the uncertainty scores."""
+    args = build_parser().parse_args(["mnist", "--strategy", *STRATEGIES])
+    assert args.strategy == list(STRATEGIES)
 
 
 def test_one_cycle_rises_to_the_peak_and_falls_within_every_fit(digits):
