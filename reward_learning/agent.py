@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -25,10 +24,9 @@ from stable_baselines3.common.logger import Logger, make_output_format
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import VecNormalize
 
-from reward_learning import checkpoint
+from reward_learning import checkpoint, run_dir
 from reward_learning.classifier import SuccessClassifier
 from reward_learning.config import save_config
-from reward_learning.errors import UserInputError
 from reward_learning.evaluation import record_video, rollout
 from reward_learning.frames import (
     FrameRecorder,
@@ -50,6 +48,7 @@ from reward_learning.oracles import (
 )
 from reward_learning.queries import QueryCallback
 from reward_learning.run_config import TrainConfig, validate
+from reward_learning.run_dir import RunLock
 from reward_learning.scenes import SceneView
 from reward_learning.tasks import make_env, make_policy_env, policy_view, task_traits
 from reward_learning.vice import (
@@ -95,11 +94,17 @@ class TrainingRun:
     ) -> None:
         validate(config)
         self.config = config
-        torch.set_num_threads(config.threads)
         self.out = Path(config.out)
-        saved = checkpoint.latest(self.out) if resume else None
-        if not resume:
-            prepare_run_dir(self.out, overwrite)
+        if resume:
+            self.lock = RunLock(self.out)
+            saved = checkpoint.latest(self.out)
+        else:
+            run_dir.check_new_dir(self.out, run_dir.RUN_ENTRIES, overwrite, "run")
+            run_dir.create(self.out)
+            self.lock = RunLock(self.out)
+            run_dir.clear(self.out, run_dir.RUN_ENTRIES)
+            saved = None
+        torch.set_num_threads(config.threads)
         if config.steps <= config.learning_starts:
             print(
                 f"note: --steps {config.steps} <= --learning-starts {config.learning_starts}: "
@@ -121,9 +126,10 @@ class TrainingRun:
         self.data = ClassifierData(self.goals)
         self.store = LabelStore(self.out / "labels.sqlite", run=self.out.name, task=config.task)
         size = config.image_size
-        self.frames = (
-            FrameStore.load(saved / "frames.npy") if saved else FrameStore((size, size, 3))
-        )
+        self.frames = FrameStore((size, size, 3))
+        if saved:
+            with checkpoint.reading(saved):
+                self.frames = FrameStore.load(saved / "frames.npy")
         recorded = FrameRecorder(
             make_env(config.task, "dict", size, config.env_kwargs), self.frames
         )
@@ -243,29 +249,41 @@ class TrainingRun:
 
     def _restore(self, saved: Path | None) -> None:
         """Continue from the latest checkpoint (or from step 0 before the first), every label kept."""
+        shape = (self.config.image_size, self.config.image_size, 3)
+        unusable = []
         for answer in self.store.answers():
+            if answer.image.shape != shape:  # a store written before imports were checked
+                unusable.append(answer.id)
+                continue
             self.data.add(answer.id, answer.image, bool(answer.label))
+        if unusable:
+            print(
+                f"warning: {self.store.path}: answers {', '.join(map(str, unusable))} hold images "
+                f"that are not {shape[0]}x{shape[1]} RGB; skipped (relabel those frames)",
+                file=sys.stderr,
+            )
         if saved is None:
             return
-        state = checkpoint.read_state(saved)
-        checkpoint.load_learner_state(self.model, saved / "learner.pt")
-        with np.load(saved / "replay.npz", allow_pickle=False) as arrays:
-            checkpoint.load_buffer_arrays(self.model.replay_buffer, arrays)
-        self.model.num_timesteps = int(state["step"])
-        if (saved / "classifier.pt").exists():
-            self.classifier.load(saved / "classifier.pt")
-        if isinstance(self.venv, VecNormalize):
-            stats = checkpoint.obs_rms(self.venv)
-            stats.mean, stats.var, stats.count = checkpoint.load_obs_stats(saved / OBS_STATS)
-        self._earlier_wall = float(state["wall_s"])
-        self._earlier_reward = float(state["reward_s"])
-        self._earlier_person = float(state.get("person_s", 0.0))  # older checkpoints lack it
-        if "numpy_global" in state:  # checkpoints from before the streams were kept lack it
-            checkpoint.set_numpy_global_state(state["numpy_global"])
-        if state.get("oracle_rng") and isinstance(self.oracle, SimulatedOracle):
-            self.oracle.rng.bit_generator.state = state["oracle_rng"]
-        self._callback_states = {k: state[k] for k in ("queries", "classifier") if k in state}
-        keep_metrics_until(self.out / "metrics.csv", self.model.num_timesteps)
+        with checkpoint.reading(saved):
+            state = checkpoint.read_state(saved)
+            checkpoint.load_learner_state(self.model, saved / "learner.pt")
+            with np.load(saved / "replay.npz", allow_pickle=False) as arrays:
+                checkpoint.load_buffer_arrays(self.model.replay_buffer, arrays)
+            self.model.num_timesteps = int(state["step"])
+            if (saved / "classifier.pt").exists():
+                self.classifier.load(saved / "classifier.pt")
+            if isinstance(self.venv, VecNormalize):
+                stats = checkpoint.obs_rms(self.venv)
+                stats.mean, stats.var, stats.count = checkpoint.load_obs_stats(saved / OBS_STATS)
+            self._earlier_wall = float(state["wall_s"])
+            self._earlier_reward = float(state["reward_s"])
+            self._earlier_person = float(state.get("person_s", 0.0))  # older checkpoints lack it
+            if "numpy_global" in state:  # checkpoints from before the streams were kept lack it
+                checkpoint.set_numpy_global_state(state["numpy_global"])
+            if state.get("oracle_rng") and isinstance(self.oracle, SimulatedOracle):
+                self.oracle.rng.bit_generator.state = state["oracle_rng"]
+            self._callback_states = {k: state[k] for k in ("queries", "classifier") if k in state}
+            keep_metrics_until(self.out / "metrics.csv", self.model.num_timesteps)
 
     def _stateful_callbacks(self) -> list[tuple[str, QueryCallback | ClassifierCallback]]:
         """The callbacks of this session whose counters a checkpoint keeps, by name."""
@@ -332,6 +350,7 @@ class TrainingRun:
         """Train to ``config.steps`` env steps, checkpointing; return the summary.
 
         Ctrl-C writes a checkpoint before it propagates: ``--resume`` continues from there.
+        The run directory's lock is held until this returns or raises.
 
         Args:
             extra_callbacks: run after the method's own at every step (a benchmark's
@@ -339,31 +358,34 @@ class TrainingRun:
             after_evaluation: run after each evaluation, once its row is in ``metrics.csv``
                 and its checkpoint written (a sweep's report to Ray Tune).
         """
-        save_config(self.config, self.out / "config.json")
-        remaining = self.config.steps - self.model.num_timesteps
-        if remaining > 0:
-            callbacks = self._callbacks(after_evaluation)
-            callbacks.callbacks.extend(extra_callbacks)
-            try:
-                self.model.learn(
-                    remaining, callback=callbacks, progress_bar=self.config.progress,
-                    reset_num_timesteps=self.model.num_timesteps == 0,
-                )  # fmt: skip
-            except KeyboardInterrupt:
-                self.checkpoint()
-                raise
-        rows = read_metrics(self.out / "metrics.csv")
-        if not rows or rows[-1]["step"] != self.model.num_timesteps:
-            self._final_evaluation()  # a run shorter than the evaluation interval
-        self.checkpoint()
-        plot_metrics(self.out, self.success_source)
-        plot_goals(self.goals, self.out / "goals.png")
-        asked = self.store.answers(include_skipped=True)
-        if asked:
-            plot_queries(asked, self.out / "queries.png")
-        if self.config.video:
-            record_video(self.model, self.config, self.out / "policy.mp4", self.obs_stats())
-        return self.summary()
+        try:
+            save_config(self.config, self.out / "config.json")
+            remaining = self.config.steps - self.model.num_timesteps
+            if remaining > 0:
+                callbacks = self._callbacks(after_evaluation)
+                callbacks.callbacks.extend(extra_callbacks)
+                try:
+                    self.model.learn(
+                        remaining, callback=callbacks, progress_bar=self.config.progress,
+                        reset_num_timesteps=self.model.num_timesteps == 0,
+                    )  # fmt: skip
+                except KeyboardInterrupt:
+                    self.checkpoint()
+                    raise
+            rows = read_metrics(self.out / "metrics.csv")
+            if not rows or rows[-1]["step"] != self.model.num_timesteps:
+                self._final_evaluation()  # a run shorter than the evaluation interval
+            self.checkpoint()
+            plot_metrics(self.out, self.success_source)
+            plot_goals(self.goals, self.out / "goals.png")
+            asked = self.store.answers(include_skipped=True)
+            if asked:
+                plot_queries(asked, self.out / "queries.png")
+            if self.config.video:
+                record_video(self.model, self.config, self.out / "policy.mp4", self.obs_stats())
+            return self.summary()
+        finally:
+            self.lock.release()  # the directory is free for a resume or `evaluate`
 
     def _policy_env(
         self, obs_stats: tuple[np.ndarray, np.ndarray] | None = None
@@ -450,17 +472,3 @@ def session_logger(folder: Path, step: int) -> Logger:
     suffix = "" if step == 0 else f"-from-{step}"
     formats = [make_output_format(f, str(folder), suffix) for f in ("csv", "tensorboard")]
     return Logger(str(folder), formats)
-
-
-def prepare_run_dir(out: Path, overwrite: bool) -> None:
-    """Create a new run's directory; one that holds anything is refused unless ``overwrite``."""
-    if out.exists() and not out.is_dir():
-        raise UserInputError(f"--out {out} is a file: name a directory for the run")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise UserInputError(
-                f"{out} already holds a run: continue it with `reward-learning train --resume "
-                f"{out}`, start it over with --overwrite, or name another --out"
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)

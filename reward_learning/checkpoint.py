@@ -9,7 +9,10 @@ A checkpoint is a directory ``checkpoint-<step>/`` in the run directory:
 * ``state.json``: counters and random-generator states.
 
 It is written under a ``.partial`` name, renamed when complete, and then named in the file
-``latest`` (replaced atomically); older checkpoints are removed after that. A process killed
+``latest`` (replaced atomically); older checkpoints but the one before are removed after that (a damaged latest checkpoint
+leaves one to fall back to). The same step saved
+again alternates between ``checkpoint-<step>`` and ``checkpoint-<step>-again``, so the one
+``latest`` names is never removed before the new one is whole. A process killed
 at any moment leaves ``latest`` naming a whole checkpoint. SB3's own ``save`` and
 ``save_replay_buffer`` are not used: they write cloudpickle and pickle, which run code when a
 shared run directory is loaded.
@@ -17,10 +20,13 @@ shared run directory is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pickle
 import shutil
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +147,11 @@ def save(
         UserInputError: the disk is full; the previous checkpoint is left whole.
     """
     final = run_dir / f"{PREFIX}{step}"
-    partial = run_dir / f"{PREFIX}{step}.partial"
+    pointer = run_dir / LATEST
+    previous = run_dir / pointer.read_text().strip() if pointer.exists() else None
+    if previous == final:
+        final = run_dir / f"{PREFIX}{step}-again"  # the same step again: `latest` keeps its own
+    partial = run_dir / f"{final.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     try:
         partial.mkdir()
@@ -153,7 +163,7 @@ def save(
         for path in partial.iterdir():
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
-        shutil.rmtree(final, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)  # never `latest`: it names the other of the two
         os.replace(partial, final)
         atomic_write(run_dir / LATEST, final.name.encode())
     except OSError as error:
@@ -168,7 +178,7 @@ def save(
             ) from error
         raise
     for old in run_dir.glob(f"{PREFIX}*"):
-        if old != final:
+        if old not in (final, previous):
             shutil.rmtree(old, ignore_errors=True)
     return final
 
@@ -188,6 +198,44 @@ def read_state(checkpoint: Path) -> dict[str, Any]:
     """``state.json`` of a checkpoint."""
     state: dict[str, Any] = json.loads((checkpoint / "state.json").read_text())
     return state
+
+
+DAMAGE: tuple[type[BaseException], ...] = (
+    OSError, EOFError, RuntimeError, ValueError, KeyError, zipfile.BadZipFile, pickle.UnpicklingError,
+)  # fmt: skip
+"""What reading a truncated or altered checkpoint file raises (torch, NumPy, json)."""
+
+
+@contextlib.contextmanager
+def reading(checkpoint: Path) -> Iterator[None]:
+    """Turn a damaged checkpoint file, while reading ``checkpoint``, into one line.
+
+    Raises:
+        UserInputError: names the checkpoint and the file, and the older checkpoint of the run
+            to fall back to, if there is one.
+    """
+    try:
+        yield
+    except UserInputError:
+        raise
+    except DAMAGE as error:
+        if isinstance(error, OSError) and error.errno in DISK_FULL:
+            raise
+        older = sorted(
+            (p for p in checkpoint.parent.glob(f"{PREFIX}*") if p.is_dir() and p != checkpoint
+             and not p.name.endswith(".partial")),
+            key=lambda p: p.stat().st_mtime,
+        )  # fmt: skip
+        fallback = (
+            f"fall back to {older[-1].name} with `echo {older[-1].name} > {checkpoint.parent / LATEST}`, "
+            "then resume"
+            if older else "no earlier checkpoint is kept: start the run over"
+        )  # fmt: skip
+        what = getattr(error, "filename", None) or type(error).__name__
+        raise UserInputError(
+            f"checkpoint {checkpoint.name} of {checkpoint.parent} is damaged ({what}: "
+            f"{str(error).splitlines()[0][:120] if str(error) else 'unreadable'}): {fallback}"
+        ) from error
 
 
 def obs_rms(venv: VecNormalize) -> RunningMeanStd:

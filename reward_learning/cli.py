@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import shutil
+import os
+import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from reward_learning.config import add_arguments, from_namespace
 from reward_learning.errors import DISK_FULL, UserInputError
@@ -21,7 +23,7 @@ def _mnist(args: argparse.Namespace) -> None:
         from reward_learning.oracles import digit_window_oracle
 
         oracle = digit_window_oracle()
-    points = mnist.run_experiment(config, oracle)
+    points = mnist.run_experiment(config, oracle, overwrite=args.overwrite)
     final = {p.strategy: p for p in points if p.seed == 0}
     for strategy, point in final.items():
         print(
@@ -33,6 +35,10 @@ def _mnist(args: argparse.Namespace) -> None:
 def _collect_goals(args: argparse.Namespace) -> None:
     from reward_learning.goals import render_goals, save_goals
 
+    if args.n < 1:
+        raise UserInputError(f"-n {args.n}: expected at least one goal image")
+    if not 16 <= args.image_size <= 512:
+        raise UserInputError(f"--image-size {args.image_size}: expected a value in [16, 512]")
     images = render_goals(args.task, args.n, args.image_size, args.seed)
     out = save_goals(images, args.out or f"goals/{args.task}")
     print(f"{len(images)} goal images of {args.task} in {out}/ (PNG files and goals.npz)")
@@ -43,12 +49,18 @@ def _train(args: argparse.Namespace) -> None:
 
     fields = vars(run_config.TrainConfig())
     given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if args.resume is not None and args.overwrite:
+        raise UserInputError(
+            f"--resume {args.resume} continues a run and --overwrite starts one over: choose one"
+        )
     if args.task is not None and args.env is not None:
         raise UserInputError(f"name a task ({args.task}) or an env (--env {args.env}), not both")
     if args.env is not None:
         given["task"] = args.env
+        importable_from_working_directory()
     if args.resume is not None:
         config = run_config.load_run_config(args.resume)
+        run_config.confirm_task(config, args.env)
         for name, value in given.items():
             if name not in run_config.RESUMABLE and value != getattr(config, name):
                 raise UserInputError(
@@ -105,9 +117,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from reward_learning import sweep
+    from reward_learning import run_dir, sweep
 
     config = from_namespace(sweep.SweepConfig, args)
     trials = sweep.plan(config)
@@ -118,9 +128,12 @@ def _sweep(args: argparse.Namespace) -> None:
             "sweep runs on Ray Tune, which is not installed: pip install 'reward-learning[sweep]'"
         ) from error
     out = Path(config.out)
+    run_dir.check_new_dir(out, run_dir.SWEEP_ENTRIES, overwrite=True, what="sweep")
+    if config.address:
+        sweep.check_address(config.address)
     if args.overwrite and out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+        run_dir.clear(out, run_dir.SWEEP_ENTRIES)
+    run_dir.create(out)
     print(
         f"{len(trials)} trials on Ray Tune; run directories in {out}/runs (a sweep started "
         "again continues them)"
@@ -133,9 +146,21 @@ def _sweep(args: argparse.Namespace) -> None:
         raise UserInputError(f"{failed} of {len(trials)} trials failed (listed in {out}/sweep.md)")
 
 
+def importable_from_working_directory() -> None:
+    """Let ``--env module:Id`` import a module in the working directory, as ``python -m`` does."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from reward_learning.evaluation import evaluate
+    from reward_learning.run_config import confirm_task, load_run_config
 
+    if args.episodes < 1:
+        raise UserInputError(f"--episodes {args.episodes}: expected a value >= 1")
+    if args.env is not None:
+        importable_from_working_directory()
+    confirm_task(load_run_config(args.run_dir), args.env)
     result = evaluate(args.run_dir, args.episodes, video=args.video)
     verdict = " (the classifier's verdict)" if result["success_source"] == "classifier" else ""
     print(
@@ -147,8 +172,6 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _store(run_dir: str) -> LabelStore:
-    from pathlib import Path
-
     from reward_learning.labels import LabelStore
 
     path = Path(run_dir)
@@ -160,21 +183,40 @@ def _store(run_dir: str) -> LabelStore:
     return LabelStore(database, run=path.name)
 
 
+def frame_shape(run: Path) -> tuple[int, ...] | None:
+    """The shape of the frames a run's answers are about: ``(S, S, 3)`` for a training run.
+
+    MNIST's digits keep the shape of the answers already stored (``None`` before the first).
+    """
+    from reward_learning.run_config import load_run_config
+
+    try:
+        size = load_run_config(run).image_size
+    except UserInputError:
+        stored = _store(str(run)).answers(include_skipped=True)
+        return stored[0].image.shape if stored else None
+    return (size, size, 3)
+
+
 def _labels(args: argparse.Namespace) -> None:
     from reward_learning.labels import export_labels, import_labels
 
     store = _store(args.run_dir)
     if args.action == "list":
-        answers = store.answers(include_skipped=True)
-        for a in answers:
-            label = "skip" if a.label is None else a.label
+        rows = store.answers(include_skipped=True)
+        for a in rows:
+            waiting = a.label is None and a.source == "pending"
+            label = "pending" if waiting else "skip" if a.label is None else a.label
             corrects = "" if a.supersedes is None else f"  corrects {a.supersedes}"
             print(
                 f"{a.id:6d}  {a.run:>12}  {a.task:>6}  {a.source:>10}  label={label}  "
                 f"key={a.key}{corrects}"
             )
-        corrections = sum(a.supersedes is not None for a in answers)
-        print(f"{len(answers)} answers in {store.path} ({corrections} corrected)")
+        counts = store.counts()
+        print(
+            f"{counts.answered} answers, {counts.skipped} skipped, {counts.pending} frames waiting "
+            f"for an answer in {store.path} ({counts.corrected} corrected)"
+        )
     elif args.action == "review":
         from reward_learning.review import review
 
@@ -188,14 +230,19 @@ def _labels(args: argparse.Namespace) -> None:
             raise UserInputError(
                 "labels import needs --folder FOLDER (one written by `labels export`)"
             )
-        print(f"{import_labels(store, args.folder)} answers imported into {store.path}")
+        shape = frame_shape(Path(args.run_dir))
+        added = import_labels(store, args.folder, shape)
+        print(
+            f"{added} answers imported into {store.path}"
+            + ("" if shape is None else f" (as {'x'.join(map(str, shape))} frames; gray ones made RGB)")
+        )
 
 
 def _label(args: argparse.Namespace) -> None:
     import numpy as np
 
     from reward_learning.oracles import Query, success_window_oracle
-    from reward_learning.run_config import load_run_config
+    from reward_learning.run_config import confirm_task, load_run_config
     from reward_learning.scenes import SceneView
 
     store = _store(args.run_dir)
@@ -204,6 +251,9 @@ def _label(args: argparse.Namespace) -> None:
         print(f"no frames waiting for an answer in {args.run_dir}")
         return
     config = load_run_config(args.run_dir)
+    if args.env is not None:
+        importable_from_working_directory()
+    confirm_task(config, args.env)
     oracle = success_window_oracle(args.grid, SceneView(config.task, config.env_kwargs))
     query = Query(
         np.stack([p.image for p in pending]), np.array([p.key or 0 for p in pending]),
@@ -222,8 +272,7 @@ def _label(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand."""
-    from reward_learning.active import STRATEGIES
-    from reward_learning.mnist import MnistConfig
+    from reward_learning.mnist import MNIST_CHOICES, MnistConfig
 
     parser = argparse.ArgumentParser(
         prog="reward-learning",
@@ -232,15 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     mnist = commands.add_parser("mnist", help="pool-based active learning on MNIST vs random")
-    add_arguments(
-        mnist,
-        MnistConfig,
-        choices={
-            "strategy": STRATEGIES,
-            "oracle": ("simulated", "human"),
-            "retrain": ("scratch", "warm"),
-        },
+    mnist.add_argument(
+        "--overwrite", action="store_true", help="start over in an --out that holds an experiment"
     )
+    add_arguments(mnist, MnistConfig, choices=MNIST_CHOICES)
     mnist.set_defaults(run=_mnist)
 
     from reward_learning.tasks import TASKS
@@ -292,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", help="a run directory written by `train`")
     evaluate.add_argument("--episodes", type=int, default=50, help="episodes (default: 50)")
     evaluate.add_argument(
+        "--env", metavar="ID",
+        help="the run's own module:Id env, named again (a run directory does not choose code to import)",
+    )  # fmt: skip
+    evaluate.add_argument(
         "--video", action=argparse.BooleanOptionalAction, default=True, help="write policy.mp4"
     )
     evaluate.set_defaults(run=_evaluate)
@@ -309,13 +357,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     label.add_argument("run_dir", help="a run trained with --oracle later")
     label.add_argument("--grid", action="store_true", help="show up to 9 frames at once")
+    label.add_argument("--env", metavar="ID", help="the run's own module:Id env, named again")
     label.set_defaults(run=_label)
     return parser
 
 
+def attach_negative_numbers(argv: Sequence[str]) -> list[str]:
+    """``--flag -1e-3`` as ``--flag=-1e-3``: argparse reads a negative exponent as a flag."""
+    joined: list[str] = []
+    for token in argv:
+        if joined and joined[-1].startswith("--") and "=" not in joined[-1] and _NUMBER.match(token):
+            joined[-1] = f"{joined[-1]}={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
+_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; user errors print one line and exit with status 2."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(
+        attach_negative_numbers(sys.argv[1:] if argv is None else argv)
+    )
     run: Callable[[argparse.Namespace], None] = args.run
     try:
         run(args)

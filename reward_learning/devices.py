@@ -11,11 +11,16 @@ def resolve_device(name: str = "auto") -> torch.device:
     """Return the torch device for ``name``: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``.
 
     Raises:
-        UserInputError: ``"cuda"`` was asked for on a machine without it (no silent CPU fallback).
+        UserInputError: not a device name, or ``"cuda"`` was asked for on a machine without it (no silent CPU fallback).
     """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise UserInputError(
+            f"--device {name!r} is not a torch device: expected auto, cpu, cuda or cuda:N"
+        ) from error
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserInputError(f"device {name!r} asked for, but torch sees no CUDA device; use cpu")
     return device

@@ -99,7 +99,8 @@ def load_policy(run_dir: str | Path) -> SavedPolicy:
         )
     obs_stats = None
     if config.normalize_obs:
-        mean, var, _ = checkpoint.load_obs_stats(saved / OBS_STATS)
+        with checkpoint.reading(saved):
+            mean, var, _ = checkpoint.load_obs_stats(saved / OBS_STATS)
         obs_stats = (mean, var)
     env = make_policy_env(
         config.task, config.policy_input, config.image_size, obs_stats,
@@ -109,7 +110,8 @@ def load_policy(run_dir: str | Path) -> SavedPolicy:
         model = make_learner(config, env)
     finally:
         env.close()
-    checkpoint.load_learner_state(model, saved / "learner.pt")
+    with checkpoint.reading(saved):
+        checkpoint.load_learner_state(model, saved / "learner.pt")
     return SavedPolicy(config, saved, model, obs_stats)
 
 

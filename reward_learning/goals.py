@@ -56,6 +56,11 @@ def _read_rgb(path: Path, image_size: int) -> np.ndarray:
             f"goal image {path} has {raw.dtype.itemsize * 8}-bit channels: save it as 8-bit RGB"
         )
     height, width = raw.shape[:2]
+    if min(height, width) < image_size / 4:
+        raise UserInputError(
+            f"goal image {path} is {width}x{height}, far below the {image_size}x{image_size} "
+            "frames it would be stretched to: use images at least a quarter of --image-size"
+        )
     if abs(height - width) > 0.05 * max(height, width):
         raise UserInputError(
             f"goal image {path} is {width}x{height}: expected a square image (crop it first)"
@@ -69,9 +74,11 @@ def load_goal_images(folder: str | Path, image_size: int) -> np.ndarray:
 
     Raises:
         UserInputError: the folder is missing or has no images, or an image is corrupt,
-            grayscale or far from square.
+            grayscale, far from square or far smaller than ``image_size``.
     """
     folder = Path(folder)
+    if folder.is_file():
+        raise UserInputError(f"--goal-dir {folder} is a file: name the folder that holds the images")
     if not folder.is_dir():
         raise UserInputError(f"goal folder {folder} does not exist")
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

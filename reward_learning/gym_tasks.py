@@ -71,11 +71,13 @@ class ImageTask(gym.Wrapper[Any, Any, Any, Any]):
             self._state_space = spaces.Dict({k: v for k, v in space.items() if k != "image"})
         try:
             flat = spaces.flatten_space(self._state_space)
-        except NotImplementedError as error:
+        except NotImplementedError:
+            flat = None
+        if not isinstance(flat, spaces.Box):  # a Sequence or Graph flattens to itself
             raise UserInputError(
                 f"{env.spec.id if env.spec else env}: its observation space {space} cannot be "
                 "flattened into a state vector for the policy"
-            ) from error
+            )
         if self.image_key is None and env.render_mode != "rgb_array":
             raise UserInputError(
                 f"{env.spec.id if env.spec else env} renders no rgb_array images (render_mode "
@@ -94,7 +96,14 @@ class ImageTask(gym.Wrapper[Any, Any, Any, Any]):
         self.observation_space = views[obs_mode]
 
     def _frame(self, obs: Any) -> np.ndarray:
-        image = np.asarray(obs[self.image_key] if self.image_key else self.env.render())
+        raw: Any = obs[self.image_key] if self.image_key else self.env.render()
+        image = np.asarray(raw)
+        if raw is None or image.ndim != 3:
+            name = self.env.spec.id if self.env.spec else self.env
+            raise UserInputError(
+                f"{name}: render() returned {None if raw is None else image.shape}, not an "
+                "(H, W, 3) rgb_array frame: the reward needs a picture of each state"
+            )
         if image.shape[:2] != (self.image_size, self.image_size):
             image = cv2.resize(
                 image, (self.image_size, self.image_size), interpolation=cv2.INTER_AREA

@@ -372,8 +372,15 @@ def valid_labels(task: str) -> range:
     return range(10) if task == "mnist" else range(2)
 
 
-def _checked_row(folder: Path, row: dict[str, str], line: int, task: str) -> StoredLabel:
-    """One row of an export as a :class:`StoredLabel`, or a one-line error naming the row."""
+def _checked_row(
+    folder: Path, row: dict[str, str], line: int, task: str, shape: tuple[int, ...] | None
+) -> StoredLabel:
+    """One row of an export as a :class:`StoredLabel`, or a one-line error naming the row.
+
+    A gray image of the right size becomes RGB when ``shape`` asks for RGB (three equal
+    channels, as the frame a camera gives of a gray scene); any other size or channel count
+    than ``shape`` is refused.
+    """
     where = f"{folder / 'labels.csv'} row {line}"
     path = folder / row["file"]
     if not path.is_file():
@@ -383,6 +390,13 @@ def _checked_row(folder: Path, row: dict[str, str], line: int, task: str) -> Sto
         raise UserInputError(f"{where}: {row['file']} is not a readable 8-bit PNG")
     if image.ndim == 3 and image.shape[2] != 3:
         raise UserInputError(f"{where}: {row['file']} has {image.shape[2]} channels, not RGB")
+    if shape is not None and len(shape) == 3 and image.shape == shape[:2]:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if shape is not None and image.shape != shape:
+        raise UserInputError(
+            f"{where}: {row['file']} is {'x'.join(map(str, image.shape))}, this run's frames "
+            f"are {'x'.join(map(str, shape))}: export it from a run with the same --image-size"
+        )
     row_task = row["task"] or task
     if task and row_task != task:
         raise UserInputError(f"{where}: an answer about {row_task!r}, this store is {task!r}")
@@ -403,12 +417,15 @@ def _checked_row(folder: Path, row: dict[str, str], line: int, task: str) -> Sto
     return answer
 
 
-def import_labels(store: LabelStore, folder: str | Path) -> int:
+def import_labels(
+    store: LabelStore, folder: str | Path, shape: tuple[int, ...] | None = None
+) -> int:
     """Add the answers of an exported folder to ``store``, all or none; returns how many.
 
-    Every row is checked first (columns, PNG readable and 8-bit, label valid for the task); one
-    bad row refuses the whole folder and leaves the store as it was. Rows the store holds already
-    (the same image with the same label) are skipped.
+    Every row is checked first (columns, PNG readable and 8-bit, of the run's frame ``shape``
+    (H, W[, 3]) when given, label valid for the task); one bad row refuses the whole folder and
+    leaves the store as it was. Rows the store holds already (the same image with the same
+    label) are skipped.
 
     Raises:
         UserInputError: one line naming the folder, the row and the problem.
@@ -424,7 +441,9 @@ def import_labels(store: LabelStore, folder: str | Path) -> int:
         missing = [c for c in EXPORT_FIELDS if c not in (reader.fieldnames or [])]
         if missing:
             raise UserInputError(f"{table} lacks the column(s) {', '.join(missing)}")
-        answers = [_checked_row(folder, row, i + 2, store.task) for i, row in enumerate(reader)]
+        answers = [
+            _checked_row(folder, row, i + 2, store.task, shape) for i, row in enumerate(reader)
+        ]
     held = {
         (h, label)
         for h, label in store.db.execute("SELECT image_hash, label FROM labels WHERE retracted = 0")

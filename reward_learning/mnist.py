@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from reward_learning import uncertainty
+from reward_learning import run_dir, uncertainty
 from reward_learning.active import NEEDS_EMBEDDINGS, STRATEGIES, ActiveLearner
 from reward_learning.config import check_ranges, save_config
 from reward_learning.devices import PRECISIONS, inference_dtype, resolve_device
@@ -441,7 +441,7 @@ def run_strategy(
     started = time.perf_counter()
     learner = ActiveLearner(
         make_estimator, data.x_initial, data.y_initial, strategy,
-        retrain="warm" if config.retrain == "warm" else "scratch",
+        retrain="warm" if config.retrain == "warm" else "scratch",  # checked: one of RETRAIN
         n_passes=config.mc_passes, embed=embed, cold_start_labels=config.cold_start_labels,
         rng=rng, seed=seed,
     )  # fmt: skip
@@ -508,13 +508,34 @@ MNIST_RANGES: dict[str, tuple[float, float]] = {
 """Allowed ranges (inclusive) of the numeric ``MnistConfig`` fields."""
 
 
-def run_experiment(config: MnistConfig, oracle: Oracle | None = None) -> list[CurvePoint]:
-    """Every strategy x seed; writes ``config.json``, ``curves.csv`` and ``curves.png`` to ``out``."""
+RETRAIN: tuple[str, ...] = ("scratch", "warm")
+MNIST_CHOICES: dict[str, tuple[str, ...]] = {
+    "strategy": STRATEGIES,
+    "oracle": ("simulated", "human"),
+    "retrain": RETRAIN,
+    "precision": PRECISIONS,
+}
+"""The allowed values of ``MnistConfig``'s fields that take a name (``--help`` shows them)."""
+
+MNIST_ENTRIES: tuple[str, ...] = ("config.json", "curves.csv", "curves.png", "labels.sqlite*")
+"""What an MNIST experiment writes in its ``out`` (``--overwrite`` removes these alone)."""
+
+
+def run_experiment(
+    config: MnistConfig, oracle: Oracle | None = None, overwrite: bool = False
+) -> list[CurvePoint]:
+    """Every strategy x seed; writes ``config.json``, ``curves.csv`` and ``curves.png`` to ``out``.
+
+    Raises:
+        UserInputError: a setting out of range or unknown, missing data, or an ``out`` that holds
+            an earlier experiment (unless ``overwrite``) or files the experiment did not write.
+    """
     check_ranges(config, MNIST_RANGES)
-    if config.precision not in PRECISIONS:
-        raise UserInputError(
-            f"--precision {config.precision!r}: expected one of {', '.join(PRECISIONS)}"
-        )
+    for name in ("oracle", "retrain", "precision"):
+        if getattr(config, name) not in MNIST_CHOICES[name]:
+            raise UserInputError(
+                f"--{name} {getattr(config, name)!r}: expected one of {', '.join(MNIST_CHOICES[name])}"
+            )
     if config.lr_schedule not in LR_SCHEDULES:
         raise UserInputError(
             f"--lr-schedule {config.lr_schedule!r}: expected one of {', '.join(LR_SCHEDULES)}"
@@ -527,7 +548,9 @@ def run_experiment(config: MnistConfig, oracle: Oracle | None = None) -> list[Cu
             raise UserInputError(str(e)) from e
     digits = load_digits(config.data)
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    run_dir.check_new_dir(out, MNIST_ENTRIES, overwrite, "MNIST experiment")
+    run_dir.create(out)
+    run_dir.clear(out, MNIST_ENTRIES)
     save_config(config, out / "config.json")
     points: list[CurvePoint] = []
     store = (

@@ -7,6 +7,7 @@ durably before it uses it (and before the oracle is asked for the next one).
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -162,13 +163,54 @@ class GroundTruthTap(gym.Wrapper[Any, Any, Any, Any]):
 WINDOW_PIXELS = 384  # frames are shown enlarged (nearest neighbour) to at least this size
 
 
-def require_display() -> None:
-    """Fail at once, in one line, where no window can open (``cv2.imshow`` would abort)."""
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+def require_display(instead: str = "") -> None:
+    """Fail at once, in one line, where no window can open (``cv2.imshow`` would abort).
+
+    Args:
+        instead: what the user can do without a display, appended to the message.
+
+    Raises:
+        UserInputError: no ``DISPLAY`` (or ``WAYLAND_DISPLAY``), or an X display that accepts no
+            connection (Qt aborts the process on one).
+    """
+    alternative = f", or {instead}" if instead else ""
+    display = os.environ.get("DISPLAY")
+    if not display:
+        if os.environ.get("WAYLAND_DISPLAY"):
+            return
         raise UserInputError(
-            "--oracle human needs a display: set DISPLAY (or run under xvfb-run), "
-            "or use --oracle simulated"
+            f"answering in a window needs a display: set DISPLAY (or run under xvfb-run){alternative}"
         )
+    if not _x_display_answers(display):
+        raise UserInputError(
+            f"DISPLAY {display} accepts no connection (is its X server running?): set DISPLAY "
+            f"to a running one (or run under xvfb-run){alternative}"
+        )
+
+
+def _x_display_answers(display: str) -> bool:
+    """Whether the X server of ``display`` (``:N``, ``:N.S`` or ``HOST:N``) accepts a connection."""
+    host, _, rest = display.rpartition(":")
+    try:
+        number = int(rest.split(".")[0])
+    except ValueError:
+        return False
+    if host in ("", "unix"):
+        # the socket file, then Linux's abstract namespace (Xvfb listens on both)
+        for path in (f"/tmp/.X11-unix/X{number}", f"\0/tmp/.X11-unix/X{number}"):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+                client.settimeout(2)
+                try:
+                    client.connect(path)
+                    return True
+                except OSError:
+                    continue
+        return False
+    try:
+        socket.create_connection((host, 6000 + number), timeout=2).close()
+        return True
+    except OSError:
+        return False
 
 
 def enlarge(image: np.ndarray, pixels: int = WINDOW_PIXELS) -> np.ndarray:

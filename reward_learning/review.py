@@ -55,7 +55,7 @@ def _page(answers: list[StoredLabel], first: int) -> np.ndarray:
 
 def review(store: LabelStore) -> int:
     """Show the success answers in force, 9 at a time, and commit each flip; returns the flips."""
-    require_display()
+    require_display("export them with `reward-learning labels export` and answer elsewhere")
     answers = [a for a in store.answers() if a.label in (0, 1)]
     if not answers:
         return 0

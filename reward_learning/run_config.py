@@ -6,13 +6,17 @@ whichever entry point built it (the command line, a resume, a script, a benchmar
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reward_learning.config import check_ranges
+from reward_learning.devices import resolve_device
 from reward_learning.errors import UserInputError
+from reward_learning.goals import load_goal_images
+from reward_learning.gym_tasks import parse_env_kwargs
 from reward_learning.learners import ALGOS, CRITICS
 from reward_learning.oracles import require_display
 from reward_learning.queries import QUERY_STRATEGIES
@@ -210,6 +214,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "eval_every": (1, float("inf")),
     "eval_episodes": (1, 10_000),
     "threads": (1, 1_024),
+    "seed": (0, 2**32 - 1),
 }
 """Allowed ranges (inclusive) of the numeric ``TrainConfig`` fields."""
 
@@ -246,10 +251,19 @@ def validate(config: TrainConfig) -> None:
             f"--oracle-delay {config.oracle_delay} simulates a person who answers late: it needs "
             f"--oracle simulated (not {config.oracle})"
         )
+    resolve_device(config.device)
+    parse_env_kwargs(config.env_kwargs)
+    if config.task in TASKS and config.env_kwargs:
+        raise UserInputError(
+            f"--env-kwargs {config.env_kwargs!r}: the bundled task {config.task} takes none "
+            "(they are for a Gymnasium env named with --env)"
+        )
     if config.task not in TASKS:
         check_gym_task(config)
+    if config.goal_dir is not None:
+        load_goal_images(config.goal_dir, config.image_size)  # every image checked before work
     if config.oracle == "human":
-        require_display()
+        require_display("use --oracle simulated, or --oracle later and answer afterwards")
 
 
 def check_gym_task(config: TrainConfig) -> None:
@@ -282,6 +296,34 @@ def check_gym_task(config: TrainConfig) -> None:
 def task_config(task: str, **values: Any) -> TrainConfig:
     """The ``TrainConfig`` of ``task``: its ``TASK_SETTINGS``, then ``values`` over them."""
     return TrainConfig(task=task, **{**TASK_SETTINGS.get(task, {}), **values})
+
+
+def confirm_task(config: TrainConfig, env: str | None) -> None:
+    """Refuse a received run whose ``task`` would import code the user did not name.
+
+    A ``module:Id`` task imports ``module``: on ``--resume`` and ``evaluate`` the user names it
+    again with ``--env``, and a module found inside the run directory is never imported.
+
+    Raises:
+        UserInputError: the task imports a module and ``env`` differs, or the module lies in
+            the run directory.
+    """
+    module = config.task.rpartition(":")[0]
+    if not module:
+        return
+    if env != config.task:
+        raise UserInputError(
+            f"{config.out} was trained on --env {config.task}, which imports the module "
+            f"{module}: a run directory does not choose code to run; if you trust {module}, "
+            f"name it yourself with --env {config.task}"
+        )
+    spec = importlib.util.find_spec(module.split(".")[0])
+    origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
+    if origin is not None and Path(config.out).resolve() in origin.parents:
+        raise UserInputError(
+            f"--env {config.task}: {module} would be imported from the run directory itself "
+            f"({origin}); install or move the module elsewhere"
+        )
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:

@@ -14,6 +14,7 @@ import csv
 import importlib
 import itertools
 import os
+import socket
 import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -95,6 +96,34 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+SWEEP_SETS: dict[str, str] = {
+    "seed": "use --seeds", "reward": "use --reward", "steps": "use --steps",
+    "out": "use --out", "task": "name it first", "threads": "one per trial",
+    "progress": "off in trials", "video": "off in trials",
+}  # fmt: skip
+"""The ``TrainConfig`` fields a sweep sets for every trial, which ``--set`` may not."""
+
+
+def check_address(address: str) -> None:
+    """Refuse, within seconds, a Ray address (``HOST:PORT`` or ``ray://HOST:PORT``) nobody answers.
+
+    ``auto`` and other forms are left to Ray.
+
+    Raises:
+        UserInputError: nothing accepts a connection there (Ray would retry for minutes).
+    """
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as error:
+        raise UserInputError(
+            f"--address {address}: nothing answers there ({error.strerror or error}): start the "
+            "cluster first (`ray start --head`) or check the address"
+        ) from error
+
+
 def parse_value(key: str, text: str) -> Any:
     """``text`` as the type of ``TrainConfig.key`` (``true``/``false`` for flags).
 
@@ -104,6 +133,8 @@ def parse_value(key: str, text: str) -> Any:
     hints = typing.get_type_hints(TrainConfig)
     if key not in hints:
         raise UserInputError(f"--set {key}: not a setting of `reward-learning train`")
+    if key in SWEEP_SETS:
+        raise UserInputError(f"--set {key}: the sweep sets it itself ({SWEEP_SETS[key]})")
     kind = hints[key]
     try:
         if kind is bool:
@@ -219,6 +250,8 @@ def run_trial(params: dict[str, Any]) -> None:
     reporter = TuneReport(out / "metrics.csv")
     if (out / "config.json").exists():  # the sweep ran before: continue where it stopped
         saved = load_run_config(out)
+        if saved.task != config.task:
+            raise UserInputError(f"{out} holds a run of {saved.task}, not of {config.task}")
         saved.steps = config.steps
         run = TrainingRun(saved, resume=True)
         reporter.report_new()

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from gymnasium.envs.mujoco.reacher_v5 import ReacherEnv
 from gymnasium.envs.registration import register, registry
+from stable_baselines3.common.callbacks import BaseCallback
 
 SUCCESS_DISTANCE = 0.03  # fingertip to target, metres
 
@@ -35,3 +36,14 @@ class SuccessReacher(ReacherEnv):
 
 if "SuccessReacher-v0" not in registry:
     register("SuccessReacher-v0", entry_point=SuccessReacher, max_episode_steps=50)
+
+
+class FailsOnOddSeeds(BaseCallback):
+    """A sweep callback that makes every trial with an odd seed fail as training starts."""
+
+    def _on_training_start(self) -> None:
+        if self.model.seed is not None and self.model.seed % 2:
+            raise RuntimeError(f"seed {self.model.seed} fails on purpose")
+
+    def _on_step(self) -> bool:
+        return True

@@ -96,7 +96,8 @@ def test_a_run_killed_at_any_moment_resumes_without_losing_a_label(tmp_path, mom
     assert len(hashes) == len(set(hashes))  # no frame asked twice
     steps = [r["step"] for r in metrics.read_metrics(out / "metrics.csv")]
     assert steps == [150, 300, 450, 600]  # continuous, no row twice
-    assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-600"]
+    assert checkpoint.read_state(checkpoint.latest(out))["step"] == 600
+    assert len(list(out.glob("checkpoint-*"))) <= 2  # the latest and the one before
     logs = sorted(p.name for p in (out / "logs").glob("progress*.csv"))
     assert logs == ["progress-from-" + str(steps_saved) + ".csv", "progress.csv"]  # both kept
 

@@ -86,9 +86,12 @@ def test_a_gymnasium_env_trains_resumes_and_evaluates(tmp_path, capsys):
     assert config["task"] == REACHER
     summary = json.loads((out / "summary.json").read_text())
     assert summary["success_source"] == "ground truth" and summary["labels"] > 0
-    assert main(["train", "--resume", str(out), "--steps", "450", "--no-progress"]) == 0
+    resume = ["train", "--resume", str(out), "--steps", "450", "--no-progress"]
+    assert main(resume) == 2  # the run's module:Id is named again by the user, not the run
+    assert "does not choose code to run" in capsys.readouterr().err
+    assert main([*resume, "--env", REACHER]) == 0
     assert json.loads((out / "summary.json").read_text())["steps"] == 450
-    assert main(["evaluate", str(out), "--episodes", "2", "--no-video"]) == 0
+    assert main(["evaluate", str(out), "--episodes", "2", "--no-video", "--env", REACHER]) == 0
     assert "success rate" in capsys.readouterr().out
 
 

@@ -79,19 +79,27 @@ def test_a_local_sweep_writes_table_plot_and_a_run_per_trial(tmp_path, capsys):
     assert (out / "curves.png").stat().st_size > 0
 
 
-@pytest.mark.slow
-def test_a_failing_trial_stops_no_other_and_a_rerun_continues_the_runs(tmp_path, capsys):
-    good, bad = tmp_path / "good", tmp_path / "bad"
+def test_a_corrupt_goal_folder_is_refused_before_ray_starts(tmp_path, capsys):
+    bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "goal.png").write_bytes(b"not a png")
-    assert main(["collect-goals", "push", "-n", "3", "--out", str(good)]) == 0
     out = tmp_path / "sweep"
-    argv = ["sweep", "push", "--seeds", "0", "--out", str(out), "--set", *SHARED]
-    assert main([*argv, f"goal_dir={good},{bad}", "--steps", "300"]) == 2
+    argv = ["sweep", "push", "--seeds", "0", "--out", str(out), "--set", f"goal_dir={bad}"]
+    assert main(argv) == 2
+    assert "corrupt or not an image" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_failing_trial_stops_no_other_and_a_rerun_continues_the_runs(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    argv = ["sweep", "push", "--seeds", "0-1", "--out", str(out), "--set", *SHARED]
+    fails = ["--callbacks", "tests.success_envs:FailsOnOddSeeds"]
+    assert main([*argv, "--steps", "300", *fails]) == 2
     assert "1 of 2 trials failed" in capsys.readouterr().err
     table = (out / "sweep.md").read_text()
-    assert "Failed trials" in table and "corrupt or not an image" in table
-    assert {r["variant"] for r in _rows(out / "sweep.csv")} == {f"vice-raq (goal_dir={good})"}
+    assert "Failed trials" in table and "fails on purpose" in table
+    assert {r["seed"] for r in _rows(out / "sweep.csv")} == {"0"}
     # Started again with more steps, the trial that ran continues from its checkpoint.
-    assert main([*argv, f"goal_dir={good},{bad}", "--steps", "450"]) == 2
+    assert main([*argv, "--steps", "450", *fails]) == 2
     assert [r["step"] for r in _rows(out / "sweep.csv")] == ["150", "300", "450"]

@@ -451,7 +451,7 @@ def test_sigkill_while_questions_wait_loses_no_answer_and_the_run_resumes(displa
     ((answer_id, label, source),) = [(a.id, a.label, a.source) for a in store.answers()]
     assert (label, source) == (1, "human") and store.pending()
     saved = checkpoint.latest(out)
-    resume_to = (int(saved.name.removeprefix(checkpoint.PREFIX)) if saved else 0) + 100
+    resume_to = (checkpoint.read_state(saved)["step"] if saved else 0) + 100
     assert main(["train", "--resume", str(out), "--steps", str(resume_to)]) == 0
     assert [(a.id, a.label) for a in store.answers()] == [(answer_id, 1)]
     resumed = agent.TrainingRun(run_config.load_run_config(out), resume=True)
