@@ -28,7 +28,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: lint
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 benchmarks: install
 	$(PY) -m benchmarks.env_speed

@@ -183,7 +183,7 @@ def _store(run_dir: str) -> LabelStore:
     return LabelStore(database, run=path.name)
 
 
-def frame_shape(run: Path) -> tuple[int, ...] | None:
+def frame_shape(run: Path, store: LabelStore) -> tuple[int, ...] | None:
     """The shape of the frames a run's answers are about: ``(S, S, 3)`` for a training run.
 
     MNIST's digits keep the shape of the answers already stored (``None`` before the first).
@@ -193,7 +193,7 @@ def frame_shape(run: Path) -> tuple[int, ...] | None:
     try:
         size = load_run_config(run).image_size
     except UserInputError:
-        stored = _store(str(run)).answers(include_skipped=True)
+        stored = store.answers(include_skipped=True)
         return stored[0].image.shape if stored else None
     return (size, size, 3)
 
@@ -202,40 +202,49 @@ def _labels(args: argparse.Namespace) -> None:
     from reward_learning.labels import export_labels, import_labels
 
     store = _store(args.run_dir)
-    if args.action == "list":
-        rows = store.answers(include_skipped=True)
-        for a in rows:
-            waiting = a.label is None and a.source == "pending"
-            label = "pending" if waiting else "skip" if a.label is None else a.label
-            corrects = "" if a.supersedes is None else f"  corrects {a.supersedes}"
+    try:
+        if args.action == "list":
+            rows = store.answers(include_skipped=True)
+            for a in rows:
+                waiting = a.label is None and a.source == "pending"
+                label = "pending" if waiting else "skip" if a.label is None else a.label
+                corrects = "" if a.supersedes is None else f"  corrects {a.supersedes}"
+                print(
+                    f"{a.id:6d}  {a.run:>12}  {a.task:>6}  {a.source:>10}  label={label}  "
+                    f"key={a.key}{corrects}"
+                )
+            counts = store.counts()
             print(
-                f"{a.id:6d}  {a.run:>12}  {a.task:>6}  {a.source:>10}  label={label}  "
-                f"key={a.key}{corrects}"
+                f"{counts.answered} answers, {counts.skipped} skipped, {counts.pending} frames waiting "
+                f"for an answer in {store.path} ({counts.corrected} corrected)"
             )
-        counts = store.counts()
-        print(
-            f"{counts.answered} answers, {counts.skipped} skipped, {counts.pending} frames waiting "
-            f"for an answer in {store.path} ({counts.corrected} corrected)"
-        )
-    elif args.action == "review":
-        from reward_learning.review import review
+        elif args.action == "review":
+            from reward_learning.review import review
 
-        flips = review(store)
-        print(f"{flips} answers corrected in {store.path}; resume the run to train on them")
-    elif args.action == "export":
-        folder = args.folder or f"{args.run_dir}/labels_export"
-        print(f"{export_labels(store, folder)} answers written to {folder}/ (PNGs and labels.csv)")
-    else:
-        if args.folder is None:
-            raise UserInputError(
-                "labels import needs --folder FOLDER (one written by `labels export`)"
+            flips = review(store)
+            print(f"{flips} answers corrected in {store.path}; resume the run to train on them")
+        elif args.action == "export":
+            folder = args.folder or f"{args.run_dir}/labels_export"
+            print(
+                f"{export_labels(store, folder)} answers written to {folder}/ (PNGs and labels.csv)"
             )
-        shape = frame_shape(Path(args.run_dir))
-        added = import_labels(store, args.folder, shape)
-        print(
-            f"{added} answers imported into {store.path}"
-            + ("" if shape is None else f" (as {'x'.join(map(str, shape))} frames; gray ones made RGB)")
-        )
+        else:
+            if args.folder is None:
+                raise UserInputError(
+                    "labels import needs --folder FOLDER (one written by `labels export`)"
+                )
+            shape = frame_shape(Path(args.run_dir), store)
+            added = import_labels(store, args.folder, shape)
+            print(
+                f"{added} answers imported into {store.path}"
+                + (
+                    ""
+                    if shape is None
+                    else f" (as {'x'.join(map(str, shape))} frames; gray ones made RGB)"
+                )
+            )
+    finally:
+        store.close()  # SQLite removes its -wal and -shm files with the last connection
 
 
 def _label(args: argparse.Namespace) -> None:
@@ -366,7 +375,12 @@ def attach_negative_numbers(argv: Sequence[str]) -> list[str]:
     """``--flag -1e-3`` as ``--flag=-1e-3``: argparse reads a negative exponent as a flag."""
     joined: list[str] = []
     for token in argv:
-        if joined and joined[-1].startswith("--") and "=" not in joined[-1] and _NUMBER.match(token):
+        if (
+            joined
+            and joined[-1].startswith("--")
+            and "=" not in joined[-1]
+            and _NUMBER.match(token)
+        ):
             joined[-1] = f"{joined[-1]}={token}"
         else:
             joined.append(token)

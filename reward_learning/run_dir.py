@@ -68,7 +68,9 @@ def check_new_dir(out: Path, owned: tuple[str, ...], overwrite: bool, what: str)
         return
     foreign = foreign_entries(out, owned)
     if foreign:
-        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        shown = ", ".join(foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
         raise UserInputError(
             f"--out {out} holds files a {what} did not write ({shown}): name another --out "
             "(--overwrite removes only a run's own files)"

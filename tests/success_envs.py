@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium.envs.mujoco.reacher_v5 import ReacherEnv
 from gymnasium.envs.registration import register, registry
@@ -47,3 +48,43 @@ class FailsOnOddSeeds(BaseCallback):
 
     def _on_step(self) -> bool:
         return True
+
+
+class SequenceObservation(gym.Env[Any, np.ndarray]):
+    """Observes a variable-length sequence, which no state vector can hold."""
+
+    metadata = {"render_modes": ["rgb_array"]}
+    observation_space = gym.spaces.Sequence(gym.spaces.Discrete(3))
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,), dtype=np.float32)
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        self.render_mode = render_mode
+
+
+class RendersNothing(gym.Env[np.ndarray, np.ndarray]):
+    """Claims rgb_array rendering, yet ``render()`` returns None."""
+
+    metadata = {"render_modes": ["rgb_array"]}
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,), dtype=np.float32)
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        self.render_mode = render_mode
+
+    def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        return np.zeros(2, np.float32), 0.0, False, False, {"is_success": False}
+
+    def render(self) -> None:
+        return None
+
+
+for name, env_class in (
+    ("SequenceObservation-v0", SequenceObservation),
+    ("RendersNothing-v0", RendersNothing),
+):
+    if name not in registry:
+        register(name, entry_point=env_class, max_episode_steps=10)

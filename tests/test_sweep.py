@@ -1,6 +1,11 @@
 """Sweeps on Ray Tune: trials are ordinary runs, a failure stops no other, a rerun continues."""
 
 import csv
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,6 +65,7 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.xdist_group("ray")  # one Ray at a time: `ray stop` below ends every Ray here
 @pytest.mark.slow
 def test_a_local_sweep_writes_table_plot_and_a_run_per_trial(tmp_path, capsys):
     out = tmp_path / "sweep"
@@ -90,6 +96,7 @@ def test_a_corrupt_goal_folder_is_refused_before_ray_starts(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.xdist_group("ray")
 @pytest.mark.slow
 def test_a_failing_trial_stops_no_other_and_a_rerun_continues_the_runs(tmp_path, capsys):
     out = tmp_path / "sweep"
@@ -103,3 +110,31 @@ def test_a_failing_trial_stops_no_other_and_a_rerun_continues_the_runs(tmp_path,
     # Started again with more steps, the trial that ran continues from its checkpoint.
     assert main([*argv, "--steps", "450", *fails]) == 2
     assert [r["step"] for r in _rows(out / "sweep.csv")] == ["150", "300", "450"]
+
+
+@pytest.mark.xdist_group("ray")
+@pytest.mark.slow
+def test_a_sweep_runs_on_a_two_node_cluster_with_token_authentication(tmp_path):
+    ray = str(Path(sys.executable).parent / "ray")
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    port = "6391"
+
+    def call(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+
+    try:
+        for node in (["--head", "--port", port, "--include-dashboard", "false"],
+                     ["--address", f"127.0.0.1:{port}"]):  # fmt: skip
+            started = call(ray, "start", "--num-cpus", "1", *node)
+            assert started.returncode == 0, started.stderr[-2000:]
+        out = tmp_path / "sweep"
+        argv = ["sweep", "push", "--seeds", "0-1", "--steps", "300", "--out", str(out)]
+        done = call(
+            str(Path(sys.executable).parent / "reward-learning"), *argv,
+            "--address", f"127.0.0.1:{port}", "--set", *SHARED,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert sorted(p.name for p in (out / "runs").iterdir()) == ["vice-raq_s0", "vice-raq_s1"]
+        assert "vice-raq | 2 |" in (out / "sweep.md").read_text()
+    finally:
+        call(ray, "stop", "--force")
