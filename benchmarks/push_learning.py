@@ -22,7 +22,7 @@ from typing import Any
 
 from benchmarks.report import machine, update_section
 from reward_learning.errors import UserInputError
-from reward_learning.run_config import REWARD_MODES
+from reward_learning.rewards import REWARD_MODES
 from reward_learning.sweep import (
     SweepConfig,
     Trial,
@@ -50,7 +50,7 @@ COLUMNS = ["variant", "seed", "step", "success_rate", "labels", "wall_s", "rewar
 
 def main(task: str = "push", default_steps: int = 20_000, doc: str | None = __doc__) -> None:
     parser = argparse.ArgumentParser(description=doc)
-    parser.add_argument("--modes", nargs="+", default=list(REWARD_MODES))
+    parser.add_argument("--modes", nargs="+", default=list(REWARD_MODES.names()))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=default_steps)
     parser.add_argument(

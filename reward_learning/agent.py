@@ -46,19 +46,13 @@ from reward_learning.oracles import (
     WindowOracle,
     success_window_oracle,
 )
-from reward_learning.queries import QueryCallback
+from reward_learning.queries import QUERY_STRATEGIES, QueryCallback, ScoreFn
+from reward_learning.rewards import REWARD_MODES, RewardMode
 from reward_learning.run_config import TrainConfig, validate
 from reward_learning.run_dir import RunLock
 from reward_learning.scenes import SceneView
 from reward_learning.tasks import make_env, make_policy_env, policy_view, task_traits
-from reward_learning.vice import (
-    ClassifierCallback,
-    ClassifierData,
-    ClassifierReward,
-    LearnedRewardWrapper,
-    PixelL2Reward,
-    RewardFn,
-)
+from reward_learning.vice import ClassifierCallback, ClassifierData, LearnedRewardWrapper
 
 
 class MetricsCallback(BaseCallback):
@@ -83,17 +77,29 @@ class MetricsCallback(BaseCallback):
 
 
 class TrainingRun:
-    """Builds everything a run needs and trains it; a run directory holds all its state."""
+    """Builds everything a run needs and trains it; a run directory holds all its state.
+
+    Args:
+        config: the run's settings (checked first, before any file changes).
+        resume: continue the run in ``config.out`` from its latest checkpoint.
+        overwrite: start over in an ``out`` that holds a run (its own files only).
+        mode: the reward mode, built; default: ``config.reward`` from ``REWARD_MODES``.
+        score: the query strategy; default: ``config.query_strategy`` from
+            ``QUERY_STRATEGIES``.
+    """
 
     def __init__(
         self,
         config: TrainConfig,
-        oracle: Oracle | None = None,
         resume: bool = False,
         overwrite: bool = False,
+        mode: RewardMode | None = None,
+        score: ScoreFn | None = None,
     ) -> None:
         validate(config)
         self.config = config
+        self.mode = mode or REWARD_MODES.build(config.reward, config)
+        self.score = QUERY_STRATEGIES.get(config.query_strategy) if score is None else score
         self.out = Path(config.out)
         if resume:
             self.lock = RunLock(self.out)
@@ -138,14 +144,14 @@ class TrainingRun:
             "ground truth" if task_traits(config.task, config.env_kwargs).has_success
             else "classifier"
         )  # fmt: skip
-        self.reward_fn = self._reward_fn()
+        self.reward_fn = self.mode.make_reward(self.classifier, self.goals)
         self.rewarded = (
             None if self.reward_fn is None else LearnedRewardWrapper(self.tap, self.reward_fn)
         )
         # sparse: the upper reference learns from ground truth itself
         self.env = policy_view(self.rewarded or recorded, config.policy_input)
         self.venv = policy_vec_env(lambda: self.env, config)
-        self.oracle = oracle or self._oracle()
+        self.oracle = self._oracle()
         self.model = make_learner(config, self.venv)
         self.classifier_callback: ClassifierCallback | None = None
         self.query_callback: QueryCallback | None = None
@@ -181,23 +187,15 @@ class TrainingRun:
             return LaterOracle()
         return SimulatedOracle(self.tap.truth, 2, c.oracle_error, np.random.default_rng(c.seed))
 
-    def _reward_fn(self) -> RewardFn | None:
-        c = self.config
-        if c.reward == "sparse":
-            return None
-        if c.reward == "pixel-l2":
-            return PixelL2Reward(self.goals.astype(np.float32).mean(0) / 255)
-        return ClassifierReward(self.classifier, scale=c.reward_scale, form=c.reward_form)
-
     def _callbacks(self, after_evaluation: tuple[BaseCallback, ...] = ()) -> CallbackList:
         c = self.config
         callbacks: list[BaseCallback] = []
-        if c.reward == "vice-raq":
+        if self.mode.asks:
             # A late simulated person answers the frames a round leaves pending, as a person would.
             asker = LaterOracle() if c.oracle_delay else self.oracle
             self.query_callback = QueryCallback(
                 self.classifier, self.frames, self.data, asker, self.store,
-                c.query_strategy, start=c.learning_starts + c.queries_every,
+                self.score, start=c.learning_starts + c.queries_every,
                 every=c.queries_every, per_round=c.queries_per_round, budget=c.label_budget,
                 first_key=self.frames.size,
             )  # fmt: skip
@@ -215,13 +213,15 @@ class TrainingRun:
                         self.store, self.data, self.query_callback, self.oracle, c.oracle_delay
                     )
                 )
-        if isinstance(self.reward_fn, ClassifierReward):
+        updates = self.mode.classifier_updates
+        if updates is not None:
+            assert self.reward_fn is not None, "a classifier that learns defines the reward"
             self.classifier_callback = ClassifierCallback(
                 self.classifier, self.reward_fn, self.frames, self.data, start=c.learning_starts,
-                every=None if c.reward == "classifier" else c.classifier_every,
-                steps=c.classifier_steps,
-                policy_negatives="replay" if c.reward == "vice" else c.policy_negatives,
+                every=updates.every, steps=c.classifier_steps,
+                policy_negatives=updates.policy_negatives,
                 oracle_negative_share=c.oracle_negative_share, retrain=c.classifier_retrain,
+                seed=c.seed,
             )  # fmt: skip
             callbacks.append(self.classifier_callback)
         for name, callback in self._stateful_callbacks():
@@ -293,7 +293,7 @@ class TrainingRun:
     def checkpoint(self) -> Path:
         """Write everything a resume needs (the label store is durable already)."""
         files: dict[str, Callable[[Path], None]] = {"frames.npy": self.frames.save}
-        if isinstance(self.reward_fn, ClassifierReward):
+        if self.mode.classifier_updates is not None:
             files["classifier.pt"] = self.classifier.save
         if isinstance(self.venv, VecNormalize):
             files[OBS_STATS] = functools.partial(checkpoint.save_obs_stats, self.venv)

@@ -308,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     goals.add_argument("--out", default=None, help="output folder (default: goals/TASK)")
     goals.set_defaults(run=_collect_goals)
 
-    from reward_learning.run_config import TRAIN_CHOICES, TrainConfig
+    from reward_learning.run_config import TrainConfig, train_choices
 
     train = commands.add_parser("train", help="SAC on a learned reward (VICE-RAQ by default)")
     train.add_argument("task", nargs="?", choices=TASKS, help="the task (omit with --resume)")
@@ -323,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(
         train,
         TrainConfig,
-        choices=TRAIN_CHOICES,
+        choices=train_choices(),
         skip=("task",),
         unset_is_none=True,  # so that --resume keeps the run's own settings
     )
@@ -338,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--overwrite", action="store_true", help="start over in an --out that holds a sweep"
     )
-    add_arguments(sweep, SweepConfig, choices={"reward": TRAIN_CHOICES["reward"]}, skip=("task",))
+    add_arguments(sweep, SweepConfig, choices={"reward": train_choices()["reward"]}, skip=("task",))
     sweep.set_defaults(run=_sweep)
 
     evaluate = commands.add_parser("evaluate", help="success rate (and video) of a trained run")

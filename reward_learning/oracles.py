@@ -99,7 +99,6 @@ class SimulatedOracle:
         self.n_classes = n_classes
         self.error_rate = error_rate
         self.rng = rng or np.random.default_rng()
-        self.asked = 0
         self.source = "simulated"
 
     def ask(self, query: Query) -> Iterator[Answer]:
@@ -109,7 +108,6 @@ class SimulatedOracle:
         shift = self.rng.integers(1, self.n_classes, size=len(labels))
         labels = np.where(wrong, (labels + shift) % self.n_classes, labels)
         for position, label in enumerate(labels):
-            self.asked += 1
             yield Answer(position, int(label))
 
 

@@ -10,6 +10,7 @@ before the classifier sees it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -20,26 +21,47 @@ from reward_learning.classifier import SuccessClassifier
 from reward_learning.frames import FrameStore
 from reward_learning.labels import LabelStore, image_hash, stored_answers
 from reward_learning.oracles import Oracle, Query
+from reward_learning.registry import Registry
 from reward_learning.vice import ClassifierData
 
-QUERY_STRATEGIES: tuple[str, ...] = ("most-likely-success", "least-confident", "entropy", "bald")
 _EMBED_SIZE = 16  # pixels: frames are compared for near-duplicates at 16x16
 DUPLICATE_DISTANCE = 1.0  # Euclidean, over 16x16x3 pixels in [0, 1] (an RMS difference of 0.036)
+MC_PASSES = 10  # dropout passes behind BALD's scores
+
+ScoreFn = Callable[[SuccessClassifier, np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""A query strategy: ``(classifier, frames uint8 (N, H, W, 3))`` to ``(scores, P(success))``,
+each float ``(N,)``; the highest scores are asked first."""
 
 
-def success_scores(
-    strategy: str, classifier: SuccessClassifier, images: np.ndarray, mc_passes: int = 10
-) -> tuple[np.ndarray, np.ndarray]:
-    """Score frames for asking: ``(scores, P(success))``, each float ``(N,)``, higher asks first."""
+def most_likely_success(classifier: SuccessClassifier, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's: the frames the classifier finds most like success."""
     probability = classifier.predict_proba(images)
-    if strategy == "most-likely-success":
-        return probability.astype(np.float64), probability
-    if strategy == "bald":
-        return uncertainty.score(
-            "bald", classifier.predict_proba_passes(images, mc_passes)
-        ), probability
-    uncertainty.check_strategy(strategy, QUERY_STRATEGIES, kind="query strategy")
-    return uncertainty.score(strategy, probability), probability
+    return probability.astype(np.float64), probability
+
+
+def _uncertainty(name: str) -> ScoreFn:
+    def score(classifier: SuccessClassifier, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        probability = classifier.predict_proba(images)
+        return uncertainty.score(name, probability), probability
+
+    score.__doc__ = f"The uncertainty core's {name} of P(success)."
+    return score
+
+
+def bald(classifier: SuccessClassifier, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """BALD over MC-dropout passes of the classifier."""
+    passes = classifier.predict_proba_passes(images, MC_PASSES)
+    return uncertainty.score("bald", passes), classifier.predict_proba(images)
+
+
+QUERY_STRATEGIES: Registry[tuple[np.ndarray, np.ndarray]] = Registry(
+    "query strategy", "--query-strategy"
+)
+"""Query strategies by name: each a :data:`ScoreFn`."""
+QUERY_STRATEGIES.register("most-likely-success", most_likely_success, "the paper's")
+QUERY_STRATEGIES.register("least-confident", _uncertainty("least-confident"), "uncertainty")
+QUERY_STRATEGIES.register("entropy", _uncertainty("entropy"), "uncertainty")
+QUERY_STRATEGIES.register("bald", bald, f"{MC_PASSES} MC-dropout passes")
 
 
 def embed_frames(images: np.ndarray) -> np.ndarray:
@@ -63,7 +85,7 @@ class QueryCallback(BaseCallback):
         data: where answers go, after the store has them.
         oracle: who answers.
         store: the durable label store.
-        strategy: a name from :data:`QUERY_STRATEGIES`.
+        score: the query strategy (one of :data:`QUERY_STRATEGIES`, or any :data:`ScoreFn`).
         start: first round at this env step.
         every: env steps between rounds.
         per_round: frames asked per round.
@@ -78,7 +100,7 @@ class QueryCallback(BaseCallback):
         data: ClassifierData,
         oracle: Oracle,
         store: LabelStore,
-        strategy: str = "most-likely-success",
+        score: ScoreFn = most_likely_success,
         start: int = 1000,
         every: int = 1000,
         per_round: int = 1,
@@ -86,13 +108,12 @@ class QueryCallback(BaseCallback):
         first_key: int = 0,
     ) -> None:
         super().__init__()
-        uncertainty.check_strategy(strategy, QUERY_STRATEGIES, kind="query strategy")
         self.classifier = classifier
         self.frames = frames
         self.data = data
         self.oracle = oracle
         self.store = store
-        self.strategy = strategy
+        self.score = score
         self.start = start
         self.every = every
         self.per_round = per_round
@@ -148,7 +169,7 @@ class QueryCallback(BaseCallback):
         keys, images = keys[fresh], images[fresh]
         if len(keys) == 0:
             return
-        scores, probability = success_scores(self.strategy, self.classifier, images)
+        scores, probability = self.score(self.classifier, images)
         n = min(self.per_round, self.budget - self.labels_used)
         picks, picked_scores = uncertainty.select_diverse(
             scores, embed_frames(images), n, DUPLICATE_DISTANCE

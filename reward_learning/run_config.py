@@ -20,23 +20,31 @@ from reward_learning.gym_tasks import parse_env_kwargs
 from reward_learning.learners import ALGOS, CRITICS
 from reward_learning.oracles import require_display
 from reward_learning.queries import QUERY_STRATEGIES
+from reward_learning.rewards import REWARD_MODES
 from reward_learning.tasks import POLICY_INPUTS, TASKS, task_traits
 from reward_learning.vice import POLICY_NEGATIVES, RETRAIN_MODES, REWARD_FORMS
 
-REWARD_MODES: tuple[str, ...] = ("vice-raq", "vice", "classifier", "sparse", "pixel-l2")
 ORACLES: tuple[str, ...] = ("simulated", "human", "later")
-TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
-    "reward": REWARD_MODES,
-    "oracle": ORACLES,
-    "human_wait": ("queue", "block"),
-    "query_strategy": QUERY_STRATEGIES,
-    "policy_input": POLICY_INPUTS,
-    "policy_negatives": POLICY_NEGATIVES,
-    "classifier_retrain": RETRAIN_MODES,
-    "reward_form": REWARD_FORMS,
-    "algo": tuple(ALGOS),
-    "critic": CRITICS,
-}
+
+
+def train_choices() -> dict[str, tuple[str, ...]]:
+    """The allowed values of each ``TrainConfig`` field that takes a name.
+
+    Reward modes and query strategies come from their registries, so a mode registered from
+    outside the package is a choice like the bundled ones.
+    """
+    return {
+        "reward": REWARD_MODES.names(),
+        "oracle": ORACLES,
+        "human_wait": ("queue", "block"),
+        "query_strategy": QUERY_STRATEGIES.names(),
+        "policy_input": POLICY_INPUTS,
+        "policy_negatives": POLICY_NEGATIVES,
+        "classifier_retrain": RETRAIN_MODES,
+        "reward_form": REWARD_FORMS,
+        "algo": tuple(ALGOS),
+        "critic": CRITICS,
+    }
 
 
 @dataclass
@@ -50,8 +58,9 @@ class TrainConfig:
     env_kwargs: str = ""
     """Keyword arguments of a Gymnasium env (--env), as a JSON object."""
     reward: str = "vice-raq"
-    """vice-raq (classifier + queries), vice (no queries), classifier (trained once, frozen),
-    sparse (ground-truth success, the upper reference) or pixel-l2 (distance to the mean goal)."""
+    """The reward mode, a name in rewards.REWARD_MODES: vice-raq (classifier + queries), vice (no
+    queries), classifier (trained once, frozen), sparse (ground-truth success, the upper
+    reference), pixel-l2 (distance to the mean goal image), or one registered by you."""
     oracle: str = "simulated"
     """Who answers success queries: simulated (reads the simulator's ground truth), human (an
     OpenCV window; needs a display) or later (frames are saved for `reward-learning label`)."""
@@ -80,7 +89,8 @@ class TrainConfig:
     label_budget: int = 40
     """Total success labels the run may ask for."""
     query_strategy: str = "most-likely-success"
-    """most-likely-success (the paper's), least-confident, entropy or bald."""
+    """Which frames to ask about, a name in queries.QUERY_STRATEGIES: most-likely-success (the
+    paper's), least-confident, entropy, bald, or one registered by you."""
     classifier_every: int = 1000
     """Env steps between classifier updates (VICE)."""
     classifier_steps: int = 20
@@ -225,7 +235,7 @@ def validate(config: TrainConfig) -> None:
     Raises:
         UserInputError: one line naming the field, the value, what is allowed.
     """
-    for name, allowed in TRAIN_CHOICES.items():
+    for name, allowed in train_choices().items():
         value = getattr(config, name)
         if value not in allowed:
             raise UserInputError(

@@ -18,12 +18,11 @@ library. Selection returns ``(indices, scores)`` as numpy arrays.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 Array = Any  # numpy.ndarray or torch.Tensor; kept loose so numpy-only users never import torch
-Strategy = Literal["least-confident", "margin", "entropy", "bald", "random"]
 STRATEGIES: tuple[str, ...] = ("least-confident", "margin", "entropy", "bald", "random")
 
 _EPS = 1e-12

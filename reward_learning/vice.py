@@ -174,6 +174,7 @@ class ClassifierCallback(BaseCallback):
         retrain: ``"warm"`` (each update continues from the current weights for ``steps``) or
             ``"scratch"`` (each update restarts from the seeded initial weights and trains
             ``first_steps``: the classifier does not grow sharper with every update).
+        seed: of the draw of policy frames (the run's seed).
     """
 
     def __init__(
@@ -190,6 +191,7 @@ class ClassifierCallback(BaseCallback):
         policy_negatives: str = "replay",
         oracle_negative_share: float = 0.5,
         retrain: str = "warm",
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.classifier = classifier
@@ -215,7 +217,7 @@ class ClassifierCallback(BaseCallback):
         self.seconds = 0.0
         self.last_update = 0
         self.labels_at_update = 0
-        self.rng = np.random.default_rng(0)
+        self.rng = np.random.default_rng(seed)
 
     def state_dict(self) -> dict[str, Any]:
         """Counters and the negatives' random stream, for a resumed run (JSON-able)."""
