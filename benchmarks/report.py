@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import shutil
 from pathlib import Path
 
 README = Path(__file__).resolve().parent / "README.md"
@@ -18,7 +19,8 @@ def machine() -> str:
         found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
         cpu = found.group(1).strip() if found else cpu
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, no GPU" if os.cpu_count() else cpu
+    gpu = "an NVIDIA GPU" if shutil.which("nvidia-smi") else "no GPU"
+    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {gpu}" if os.cpu_count() else cpu
 
 
 def update_section(name: str, body: str) -> None:

@@ -20,7 +20,7 @@ import torch
 from torch import profiler
 
 from benchmarks.report import machine, update_section
-from reward_learning.frames import FRAME_KEY
+from reward_learning.frames import FRAME_KEY, FrameStore
 from reward_learning.learners import make_learner
 from reward_learning.run_config import TrainConfig
 from reward_learning.tasks import make_env, policy_view
@@ -56,7 +56,7 @@ class RandomTransitions(gym.Env[np.ndarray, np.ndarray]):
 def measure(settings: dict[str, Any], steps: int) -> tuple[float, dict[str, float]]:
     """Milliseconds per gradient step, and the profiler's milliseconds per step by part."""
     env = RandomTransitions(policy_view(make_env("push", image_size=48), "state"))
-    model = make_learner(TrainConfig(**settings), env)
+    model = make_learner(TrainConfig(**settings), env, FrameStore((48, 48, 3)))
     model.learn(model.learning_starts + 100)  # fills the buffer; the first updates warm up
     started = time.perf_counter()
     model.train(gradient_steps=steps, batch_size=model.batch_size)

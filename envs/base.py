@@ -57,6 +57,7 @@ class MujocoTaskEnv(gym.Env[Any, np.ndarray]):
     task_camera: str = "task"
     view_camera: str = "view"
     state_size: int = 0
+    proprio: tuple[int, ...] = ()  # entries of the state vector that are the robot's own
     state_bound: float = np.inf  # every state entry lies in [-state_bound, state_bound]
     action_size: int = 0
 

@@ -43,6 +43,7 @@ class DrapeEnv(MujocoTaskEnv):
 
     scene = "drape.xml"
     state_size = 7
+    proprio = (0, 1)  # the gripper's x, z; box and cloth are object state
     state_bound = 1.0  # metres: the scene is half a metre across
     action_size = 2
 

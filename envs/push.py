@@ -40,6 +40,7 @@ class PushEnv(MujocoTaskEnv):
 
     scene = "push.xml"
     state_size = 4
+    proprio = (0, 1)  # the pusher's x, y; the puck's (2, 3) are object state
     state_bound = 0.5  # metres: the puck's joint limits keep it on the table
     action_size = 2
 

@@ -50,8 +50,8 @@ from reward_learning.queries import QUERY_STRATEGIES, QueryCallback, ScoreFn
 from reward_learning.rewards import REWARD_MODES, RewardMode
 from reward_learning.run_config import TrainConfig, validate
 from reward_learning.run_dir import RunLock
-from reward_learning.scenes import SceneView
-from reward_learning.tasks import make_env, make_policy_env, policy_view, task_traits
+from reward_learning.scenes import SceneView, scene_state
+from reward_learning.tasks import POLICY_INPUTS, make_env, make_policy_env, policy_view, task_traits
 from reward_learning.vice import ClassifierCallback, ClassifierData, LearnedRewardWrapper
 
 
@@ -137,8 +137,9 @@ class TrainingRun:
             with checkpoint.reading(saved):
                 self.frames = FrameStore.load(saved / "frames.npy")
         recorded = FrameRecorder(
-            make_env(config.task, "dict", size, config.env_kwargs), self.frames
-        )
+            make_env(config.task, "dict", size, config.env_kwargs), self.frames, scene_state,
+            file_resets=POLICY_INPUTS.build(config.policy_input).pixels,
+        )  # fmt: skip
         self.tap = GroundTruthTap(recorded)
         self.success_source = (
             "ground truth" if task_traits(config.task, config.env_kwargs).has_success
@@ -149,10 +150,10 @@ class TrainingRun:
             None if self.reward_fn is None else LearnedRewardWrapper(self.tap, self.reward_fn)
         )
         # sparse: the upper reference learns from ground truth itself
-        self.env = policy_view(self.rewarded or recorded, config.policy_input)
+        self.env = policy_view(self.rewarded or recorded, config.policy_input, config.proprio)
         self.venv = policy_vec_env(lambda: self.env, config)
         self.oracle = self._oracle()
-        self.model = make_learner(config, self.venv)
+        self.model = make_learner(config, self.venv, self.frames)
         self.classifier_callback: ClassifierCallback | None = None
         self.query_callback: QueryCallback | None = None
         self.live_window: LiveLabelWindow | None = None
@@ -395,7 +396,7 @@ class TrainingRun:
         return make_policy_env(
             c.task, c.policy_input, c.image_size, obs_stats,
             None if self.success_source == "ground truth" else self.classifier.is_success,
-            c.env_kwargs,
+            c.env_kwargs, c.proprio,
         )  # fmt: skip
 
     def _final_evaluation(self) -> None:

@@ -85,6 +85,7 @@ def load_learner_state(model: Any, path: Path) -> None:
 
 
 _BUFFER_ARRAYS = ("actions", "rewards", "dones", "timeouts", "frame_keys")
+_PIXEL_KEYS = ("obs_keys", "next_obs_keys")  # a pixel policy's frame stacks, by frame key
 
 
 def numpy_global_state() -> list[Any]:
@@ -102,7 +103,8 @@ def set_numpy_global_state(state: list[Any]) -> None:
 def buffer_arrays(buffer: Any) -> dict[str, np.ndarray]:
     """The filled part of a (frame-keyed) SB3 replay buffer, by array name."""
     filled = buffer.buffer_size if buffer.full else buffer.pos
-    arrays = {name: getattr(buffer, name)[:filled] for name in _BUFFER_ARRAYS}
+    names = [*_BUFFER_ARRAYS, *(n for n in _PIXEL_KEYS if hasattr(buffer, n))]
+    arrays = {name: getattr(buffer, name)[:filled] for name in names}
     for side in ("observations", "next_observations"):
         stored = getattr(buffer, side)
         if isinstance(buffer, DictReplayBuffer):
@@ -239,8 +241,8 @@ def reading(checkpoint: Path) -> Iterator[None]:
 
 
 def obs_rms(venv: VecNormalize) -> RunningMeanStd:
-    """The running statistics of the state vector: a flat observation or a dict's ``state``."""
-    stats = venv.obs_rms["state"] if isinstance(venv.obs_rms, dict) else venv.obs_rms
+    """The running statistics of the state vector (or of a pixel policy's ``proprio``)."""
+    stats = next(iter(venv.obs_rms.values())) if isinstance(venv.obs_rms, dict) else venv.obs_rms
     assert isinstance(stats, RunningMeanStd)
     return stats
 

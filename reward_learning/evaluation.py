@@ -12,6 +12,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from reward_learning import checkpoint
 from reward_learning.classifier import SuccessClassifier
 from reward_learning.errors import UserInputError
+from reward_learning.frames import FrameStore
 from reward_learning.learners import OBS_STATS, make_learner
 from reward_learning.run_config import TrainConfig, load_run_config
 from reward_learning.tasks import make_policy_env, task_traits
@@ -57,7 +58,8 @@ def record_video(
 
     env = make_policy_env(
         config.task, config.policy_input, config.image_size, obs_stats,
-        env_kwargs=config.env_kwargs, render_mode="rgb_array", render_size=size,
+        env_kwargs=config.env_kwargs, proprio=config.proprio, render_mode="rgb_array",
+        render_size=size,
     )  # fmt: skip
     frames: list[np.ndarray] = []
     for episode in range(episodes):
@@ -98,16 +100,16 @@ def load_policy(run_dir: str | Path) -> SavedPolicy:
             f"{run_dir} has no checkpoint yet (the first comes with the first evaluation)"
         )
     obs_stats = None
-    if config.normalize_obs:
+    if (saved / OBS_STATS).exists():
         with checkpoint.reading(saved):
             mean, var, _ = checkpoint.load_obs_stats(saved / OBS_STATS)
         obs_stats = (mean, var)
     env = make_policy_env(
         config.task, config.policy_input, config.image_size, obs_stats,
-        env_kwargs=config.env_kwargs,
+        env_kwargs=config.env_kwargs, proprio=config.proprio,
     )  # fmt: skip
     try:
-        model = make_learner(config, env)
+        model = make_learner(config, env, FrameStore((config.image_size, config.image_size, 3), 1))
     finally:
         env.close()
     with checkpoint.reading(saved):
@@ -125,7 +127,7 @@ def evaluate(run_dir: str | Path, episodes: int = 50, video: bool = True) -> dic
         success_fn = classifier.is_success
     env = make_policy_env(
         config.task, config.policy_input, config.image_size, obs_stats, success_fn,
-        config.env_kwargs,
+        config.env_kwargs, config.proprio,
     )  # fmt: skip
     try:
         success_rate = rollout_success(model, env, episodes)

@@ -6,8 +6,9 @@ One owner for the rule "a frame's key is the order in which the training env pro
 * :class:`FrameRecorder` (a Gymnasium wrapper) files each step's image in the store and puts
   its key in ``info["frame_key"]``; the policy reads only what
   :func:`reward_learning.tasks.policy_view` passes on.
-* :class:`FrameReplayBuffer` / :class:`FrameDictReplayBuffer` (SB3's ``replay_buffer_class``)
-  remember the frame key of every slot, so :func:`relabel` can recompute the rewards of the
+* :class:`FrameReplayBuffer` / :class:`FrameNStepReplayBuffer` (SB3's ``replay_buffer_class``;
+  pixel policies' :class:`~reward_learning.pixels.PixelReplayBuffer`) remember the frame key of
+  every slot, so :func:`relabel` can recompute the rewards of the
   stored transitions from their images whatever the buffer's size, wrap-around or algorithm.
 
 The ground-truth tap and the query callback name frames by the same keys.
@@ -22,9 +23,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.buffers import DictReplayBuffer, NStepReplayBuffer, ReplayBuffer
-
-from reward_learning.scenes import scene_state
+from stable_baselines3.common.buffers import NStepReplayBuffer, ReplayBuffer
 
 FRAME_KEY = "frame_key"  # the info entry naming a step's frame
 
@@ -122,18 +121,44 @@ def _save_npy(array: np.ndarray, path: Path) -> None:
 class FrameRecorder(gym.Wrapper[Any, Any, Any, Any]):
     """Files each step's ``image`` (of a dict observation) in a :class:`FrameStore`.
 
-    With it goes the env's scene state (:func:`~reward_learning.scenes.scene_state`), where
-    the env has one. ``info["frame_key"]`` names the frame; observations pass on unchanged.
+    ``info["frame_key"]`` names the frame; observations pass on unchanged. With each frame goes
+    ``scene(env)``, the state that draws the moment again (a
+    :func:`~reward_learning.scenes.scene_state`), where one is given.
+
+    Args:
+        env: emits ``{"image": uint8 (H, W, 3), ...}``.
+        store: where the frames go.
+        scene: the scene state of the env's current moment, or ``None``.
+        file_resets: file each episode's first frame too (``reset``'s ``info["frame_key"]``),
+            for policies that see frames: theirs are read from the store.
     """
 
-    def __init__(self, env: gym.Env[Any, Any], store: FrameStore) -> None:
+    def __init__(
+        self,
+        env: gym.Env[Any, Any],
+        store: FrameStore,
+        scene: Callable[[gym.Env[Any, Any]], np.ndarray | None] | None = None,
+        file_resets: bool = False,
+    ) -> None:
         super().__init__(env)
         self.store = store
+        self.scene = scene
+        self.file_resets = file_resets
+
+    def _file(self, image: np.ndarray) -> int:
+        return self.store.add(image, None if self.scene is None else self.scene(self.env))
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """Reset; with ``file_resets``, the first frame is filed and named as a step's is."""
+        obs, info = self.env.reset(**kwargs)
+        if self.file_resets:
+            info[FRAME_KEY] = self._file(obs["image"])
+        return obs, info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """Step; the image reached is filed and ``info["frame_key"]`` names it."""
         obs, reward, terminated, truncated, info = self.env.step(action)
-        info[FRAME_KEY] = self.store.add(obs["image"], scene_state(self.env))
+        info[FRAME_KEY] = self._file(obs["image"])
         return obs, float(reward), terminated, truncated, info
 
 
@@ -181,11 +206,7 @@ class FrameNStepReplayBuffer(_FrameKeys, NStepReplayBuffer):
     """
 
 
-class FrameDictReplayBuffer(_FrameKeys, DictReplayBuffer):
-    """SB3's dict replay buffer (image policies), plus each transition's frame key."""
-
-
-FrameKeyedBuffer = FrameReplayBuffer | FrameNStepReplayBuffer | FrameDictReplayBuffer
+FrameKeyedBuffer = FrameReplayBuffer | FrameNStepReplayBuffer
 
 
 def frame_buffer(model: Any) -> FrameKeyedBuffer:

@@ -204,6 +204,10 @@ class TaskTraits(NamedTuple):
     """The env reports ``info["is_success"]``."""
     can_pose_success: bool
     """The env can put itself in a success state (goal images without a folder)."""
+    proprio: tuple[int, ...] = ()
+    """The entries of the state vector the env declares the robot's own (its ``proprio``)."""
+    state_size: int = 0
+    """Entries of the flattened state vector."""
 
 
 @functools.cache
@@ -223,6 +227,10 @@ def probe(env_id: str, env_kwargs: str = "") -> TaskTraits:
         env.reset(seed=0)
         *_, info = env.step(env.action_space.sample())
         pose = hasattr(env.unwrapped, "set_random_success_state")
-        return TaskTraits(has_success="is_success" in info, can_pose_success=pose)
+        return TaskTraits(
+            has_success="is_success" in info, can_pose_success=pose,
+            proprio=tuple(getattr(env.unwrapped, "proprio", ())),
+            state_size=int(env.observation_space["state"].shape[0]),  # type: ignore[index]
+        )  # fmt: skip
     finally:
         env.close()

@@ -17,12 +17,21 @@ from sb3_contrib.tqc.policies import TQCPolicy
 from stable_baselines3 import SAC
 from stable_baselines3.common.policies import ContinuousCritic
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, create_mlp
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize, VecTransposeImage
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 from stable_baselines3.sac.policies import MultiInputPolicy as SACMultiInputPolicy
 from stable_baselines3.sac.policies import SACPolicy
 from torch import nn
 
-from reward_learning.frames import FrameDictReplayBuffer, FrameNStepReplayBuffer, FrameReplayBuffer
+from reward_learning.frames import FrameNStepReplayBuffer, FrameReplayBuffer, FrameStore
+from reward_learning.pixels import (
+    ENCODERS,
+    DrQPolicy,
+    DrQSACPolicy,
+    DrQTQCPolicy,
+    PixelEncoder,
+    PixelReplayBuffer,
+)
+from reward_learning.tasks import POLICY_INPUTS
 
 if TYPE_CHECKING:  # run_config takes its algorithm names from ALGOS
     from reward_learning.run_config import TrainConfig
@@ -30,8 +39,6 @@ if TYPE_CHECKING:  # run_config takes its algorithm names from ALGOS
 ALGOS: dict[str, type[SAC] | type[TQC]] = {"sac": SAC, "tqc": TQC}
 
 OBS_STATS = "obs_stats.npz"  # a checkpoint's observation statistics (normalize_obs)
-STATE_KEYS: dict[str, list[str] | None] = {"state": None, "image": ["state"]}
-"""What VecNormalize normalizes: the whole (flat) observation, or a dict's state vector."""
 
 
 CRITICS: tuple[str, ...] = ("mlp", "layernorm", "droq")
@@ -176,6 +183,14 @@ class NormalizedTQCMultiInputPolicy(_NormalizedCritics, TQCMultiInputPolicy):
     critic_class = NormalizedQuantileCritic
 
 
+class DrQNormalizedSACPolicy(DrQPolicy, NormalizedCriticMultiInputPolicy):
+    """SAC's pixel policy (a DrQ encoder) with :class:`NormalizedCritic` critics."""
+
+
+class DrQNormalizedTQCPolicy(DrQPolicy, NormalizedTQCMultiInputPolicy):
+    """TQC's pixel policy (a DrQ encoder) with :class:`NormalizedQuantileCritic` critics."""
+
+
 NORMALIZED_POLICIES = {
     ("sac", True): NormalizedCriticPolicy,
     ("sac", False): NormalizedCriticMultiInputPolicy,
@@ -190,46 +205,70 @@ def policy_vec_env(
 ) -> VecEnv:
     """The vectorized env the policy acts in.
 
-    SB3's channel-first images for image policies, then (``normalize_obs``) VecNormalize over
-    the state; ``training=False`` for evaluation (EvalCallback copies the training statistics
-    in).
+    ``normalize_obs``: VecNormalize over the state vector (or a pixel policy's
+    proprioception; frames are never normalized); ``training=False`` for evaluation
+    (EvalCallback copies the training statistics in).
     """
     venv: VecEnv = DummyVecEnv([make])
-    if config.policy_input == "image":  # SB3's channel-first images, inside VecNormalize
-        venv = VecTransposeImage(venv)
-    if config.normalize_obs:
+    key = POLICY_INPUTS.build(config.policy_input).normalized_key
+    if config.normalize_obs and key is not None:
         venv = VecNormalize(
             venv,
             training=training,
             norm_reward=False,
             gamma=config.gamma,
-            norm_obs_keys=STATE_KEYS[config.policy_input],
+            norm_obs_keys=[key] if key else None,
         )
     return venv
 
 
-def make_learner(config: TrainConfig, env: gym.Env[Any, Any] | VecEnv) -> SAC | TQC:
-    """The policy's learner for ``env``, built from the config alone (checkpoints hold tensors)."""
+DRQ_POLICIES = {
+    ("sac", False): DrQSACPolicy,
+    ("sac", True): DrQNormalizedSACPolicy,
+    ("tqc", False): DrQTQCPolicy,
+    ("tqc", True): DrQNormalizedTQCPolicy,
+}
+"""Pixel policies by algorithm and whether their critics are normalized (``--critic``)."""
+
+
+def make_learner(
+    config: TrainConfig, env: gym.Env[Any, Any] | VecEnv, frames: FrameStore
+) -> SAC | TQC:
+    """The policy's learner for ``env``, built from the config alone (checkpoints hold tensors).
+
+    ``frames``: the run's frame store, from which a pixel policy's batches read their frames.
+    """
     c = config
-    state = c.policy_input == "state"
-    policy: str | type[Any] = "MlpPolicy" if state else "MultiInputPolicy"
+    pixels = POLICY_INPUTS.build(c.policy_input).pixels
     # Fused Adam: one kernel per step instead of several per parameter; on this CPU it took the
     # actor's and critics' optimizer steps from 2.5 to 1.0 ms of a 13 ms gradient step.
     policy_kwargs: dict[str, Any] = {"net_arch": [256, 256], "optimizer_kwargs": {"fused": True}}
+    policy: str | type[Any] = "MlpPolicy"
+    buffer: dict[str, Any] = {
+        "replay_buffer_class": FrameNStepReplayBuffer if c.n_steps > 1 else FrameReplayBuffer,
+        "replay_buffer_kwargs": {"n_steps": c.n_steps, "gamma": c.gamma} if c.n_steps > 1 else None,
+    }
     if c.critic != "mlp":
-        policy = NORMALIZED_POLICIES[c.algo, state]
+        policy = NORMALIZED_POLICIES[c.algo, True]
         policy_kwargs["critic"] = c.critic
+    if pixels:
+        policy = DRQ_POLICIES[c.algo, c.critic != "mlp"]
+        # The encoder divides by 255 itself: SB3's own scaling would copy each batch, and the
+        # encoder recognizes a batch it has seen by its tensor (pixels.PixelEncoder).
+        policy_kwargs.update(
+            features_extractor_class=PixelEncoder,
+            features_extractor_kwargs=ENCODERS.build(c.encoder),
+            normalize_images=False,
+        )
+        buffer = {
+            "replay_buffer_class": PixelReplayBuffer,
+            "replay_buffer_kwargs": {"frames": frames},
+        }
     return ALGOS[c.algo](
         policy,  # type: ignore[arg-type]
         env,
-        # Image policies keep 2 images per transition: about 14 KB each at 48 px.
-        buffer_size=1_000_000 if state else 100_000,
-        replay_buffer_class=(
-            FrameDictReplayBuffer if not state
-            else FrameNStepReplayBuffer if c.n_steps > 1
-            else FrameReplayBuffer
-        ),
-        replay_buffer_kwargs={"n_steps": c.n_steps, "gamma": c.gamma} if c.n_steps > 1 else None,
+        buffer_size=1_000_000,  # transitions hold no images: frames live once, in the store
+        **buffer,
         learning_starts=c.learning_starts,
         gradient_steps=c.gradient_steps,
         batch_size=c.batch_size,

@@ -513,7 +513,6 @@ MNIST_CHOICES: dict[str, tuple[str, ...]] = {
     "strategy": STRATEGIES,
     "oracle": ("simulated", "human"),
     "retrain": RETRAIN,
-    "precision": PRECISIONS,
 }
 """The allowed values of ``MnistConfig``'s fields that take a name (``--help`` shows them)."""
 
@@ -531,10 +530,10 @@ def run_experiment(
             an earlier experiment (unless ``overwrite``) or files the experiment did not write.
     """
     check_ranges(config, MNIST_RANGES)
-    for name in ("oracle", "retrain", "precision"):
-        if getattr(config, name) not in MNIST_CHOICES[name]:
+    for name, allowed in {**MNIST_CHOICES, "precision": PRECISIONS}.items():
+        if name != "strategy" and getattr(config, name) not in allowed:
             raise UserInputError(
-                f"--{name} {getattr(config, name)!r}: expected one of {', '.join(MNIST_CHOICES[name])}"
+                f"--{name} {getattr(config, name)!r}: expected one of {', '.join(allowed)}"
             )
     if config.lr_schedule not in LR_SCHEDULES:
         raise UserInputError(

@@ -145,9 +145,15 @@ class GroundTruthTap(gym.Wrapper[Any, Any, Any, Any]):
         return obs, 0.0, terminated, truncated, info
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        """Reset the env; ``info`` comes back without ``is_success``."""
+        """Reset the env; ``info`` comes back without ``is_success``.
+
+        A filed reset frame (pixel policies') keeps its success, or failure where the env
+        reports none at reset: an episode does not start in its goal.
+        """
         obs, info = self.env.reset(**kwargs)
-        info.pop("is_success", None)
+        success = bool(info.pop("is_success", False))
+        if "frame_key" in info:
+            self._success[int(info["frame_key"])] = success
         return obs, info
 
     def truth(self, keys: np.ndarray) -> np.ndarray:

@@ -33,7 +33,9 @@ ScoreFn = Callable[[SuccessClassifier, np.ndarray], tuple[np.ndarray, np.ndarray
 each float ``(N,)``; the highest scores are asked first."""
 
 
-def most_likely_success(classifier: SuccessClassifier, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def most_likely_success(
+    classifier: SuccessClassifier, images: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The paper's: the frames the classifier finds most like success."""
     probability = classifier.predict_proba(images)
     return probability.astype(np.float64), probability

@@ -19,9 +19,10 @@ from reward_learning.goals import load_goal_images
 from reward_learning.gym_tasks import parse_env_kwargs
 from reward_learning.learners import ALGOS, CRITICS
 from reward_learning.oracles import require_display
+from reward_learning.pixels import ENCODERS
 from reward_learning.queries import QUERY_STRATEGIES
 from reward_learning.rewards import REWARD_MODES
-from reward_learning.tasks import POLICY_INPUTS, TASKS, task_traits
+from reward_learning.tasks import POLICY_INPUTS, TASKS, parse_indices, task_traits
 from reward_learning.vice import POLICY_NEGATIVES, RETRAIN_MODES, REWARD_FORMS
 
 ORACLES: tuple[str, ...] = ("simulated", "human", "later")
@@ -38,12 +39,13 @@ def train_choices() -> dict[str, tuple[str, ...]]:
         "oracle": ORACLES,
         "human_wait": ("queue", "block"),
         "query_strategy": QUERY_STRATEGIES.names(),
-        "policy_input": POLICY_INPUTS,
+        "policy_input": POLICY_INPUTS.names(),
         "policy_negatives": POLICY_NEGATIVES,
         "classifier_retrain": RETRAIN_MODES,
         "reward_form": REWARD_FORMS,
         "algo": tuple(ALGOS),
         "critic": CRITICS,
+        "encoder": ENCODERS.names(),
     }
 
 
@@ -154,7 +156,16 @@ class TrainConfig:
     image_size: int = 48
     """Side of the images the reward sees, in pixels (VICE-RAQ used 48)."""
     policy_input: str = "state"
-    """state (MLP, fast on CPU) or image (CNN; for GPU users)."""
+    """What the policy reads (tasks.POLICY_INPUTS): state (the simulator's state vector, the
+    objects' positions included: privileged, the protocol of simulation reward-learning papers),
+    pixels (the last 3 camera frames at --image-size, nothing else) or pixels+proprio (the frames
+    and the robot's own effector state: what a camera-only robot has)."""
+    encoder: str = "lean"
+    """A pixel policy's encoder (pixels.ENCODERS): lean (three stride-2 convolutions) or drq
+    (DrQ's: one stride-2, three stride-1; about 2.5x the gradient step's time on a CPU)."""
+    proprio: str = ""
+    """With --env and --policy-input pixels+proprio: which entries of the env's flattened
+    observation are the robot's own state (e.g. 0-3,8); the bundled tasks declare theirs."""
     learning_starts: int = 1000
     """Random-action steps before SAC and the classifier start."""
     eval_every: int = 2500
@@ -191,6 +202,15 @@ fused Adam), seed 0 88% at 50k; at its former ones (SAC's learning rate 3e-4, on
 raw observations) 0%, 26%, 46% at 25k, with 20 goal images and exploration negatives; DroQ's
 critics, 10 goal images, replay negatives and batches of 128 are unmeasured there
 (benchmarks/README.md)."""
+
+
+INPUT_SETTINGS: dict[str, dict[str, Any]] = {
+    "pixels": {"batch_size": 64, "gradient_steps": 1},
+    "pixels+proprio": {"batch_size": 64, "gradient_steps": 1},
+}
+"""Each policy input's departures from ``TrainConfig``'s defaults: a pixel policy's gradient
+step costs about 30 ms at batches of 64 on two CPU threads (benchmarks/README.md, Pixel
+policies), so it takes one per env step."""
 
 
 RESUMABLE: tuple[str, ...] = (
@@ -256,6 +276,12 @@ def validate(config: TrainConfig) -> None:
             f"--n-steps {config.n_steps}: n-step returns need --policy-input state "
             "(SB3 has no n-step buffer for dict observations)"
         )
+    if config.proprio:
+        parse_indices(config.proprio)
+        if config.task in TASKS:
+            raise UserInputError(
+                f"--proprio {config.proprio}: the bundled task {config.task} declares its own"
+            )
     if config.oracle_delay and config.oracle != "simulated":
         raise UserInputError(
             f"--oracle-delay {config.oracle_delay} simulates a person who answers late: it needs "
@@ -296,6 +322,18 @@ def check_gym_task(config: TrainConfig) -> None:
                 f"--env {config.task} reports no info['is_success']: the sparse reward has "
                 "nothing to read"
             )
+    if POLICY_INPUTS.build(config.policy_input).proprio:
+        indices = parse_indices(config.proprio) if config.proprio else traits.proprio
+        if not indices:
+            raise UserInputError(
+                f"--env {config.task} declares no proprioception: name the robot's own entries "
+                "of its flattened observation with --proprio (e.g. 0-3)"
+            )
+        if max(indices) >= traits.state_size:
+            raise UserInputError(
+                f"--proprio {config.proprio}: {config.task}'s state vector has "
+                f"{traits.state_size} entries"
+            )
     if config.goal_dir is None and not traits.can_pose_success:
         raise UserInputError(
             f"--env {config.task} cannot put itself in a success state: give pictures of "
@@ -304,8 +342,9 @@ def check_gym_task(config: TrainConfig) -> None:
 
 
 def task_config(task: str, **values: Any) -> TrainConfig:
-    """The ``TrainConfig`` of ``task``: its ``TASK_SETTINGS``, then ``values`` over them."""
-    return TrainConfig(task=task, **{**TASK_SETTINGS.get(task, {}), **values})
+    """The ``TrainConfig`` of ``task``: ``TASK_SETTINGS``, ``INPUT_SETTINGS``, then ``values``."""
+    by_input = INPUT_SETTINGS.get(values.get("policy_input", "state"), {})
+    return TrainConfig(task=task, **{**TASK_SETTINGS.get(task, {}), **by_input, **values})
 
 
 def confirm_task(config: TrainConfig, env: str | None) -> None:

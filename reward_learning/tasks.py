@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 import envs
+from reward_learning.errors import UserInputError
 from reward_learning.gym_tasks import TaskTraits, make_gym_task, probe
+from reward_learning.pixels import PROPRIO, PixelStack
+from reward_learning.registry import Registry
 
 TASKS: tuple[str, ...] = tuple(envs.ENV_IDS)
 
@@ -47,18 +51,90 @@ def task_traits(task: str, env_kwargs: str = "") -> TaskTraits:
     return probe(task, env_kwargs)
 
 
-POLICY_INPUTS: tuple[str, ...] = ("state", "image")
+@dataclass(frozen=True)
+class PolicyInput:
+    """What the policy reads of a task env: the state vector, or frames and maybe proprioception."""
+
+    pixels: bool
+    """Stacked camera frames (:class:`~reward_learning.pixels.PixelStack`)."""
+    proprio: bool = False
+    """The robot's own state beside the frames (the task's ``proprio`` entries)."""
+
+    @property
+    def normalized_key(self) -> str | None:
+        """The observation entry VecNormalize normalizes: ``""`` the whole flat vector, or none."""
+        if not self.pixels:
+            return ""
+        return PROPRIO if self.proprio else None
+
+    def view(self, env: gym.Env[Any, Any], proprio: str = "") -> gym.Env[Any, Any]:
+        """The policy's observation of a dict-observation task env.
+
+        Args:
+            env: emits ``{"state": float32 (S,), "image": uint8 (H, W, 3)}``.
+            proprio: an ``--env``'s proprioception entries (``"0-3,8"``); a bundled task
+                declares its own.
+        """
+        if not self.pixels:
+            return gym.wrappers.FlattenObservation(gym.wrappers.FilterObservation(env, ["state"]))
+        indices = proprio_indices(env, proprio) if self.proprio else None
+        return PixelStack(env, indices)
 
 
-def policy_view(env: gym.Env[Any, Any], policy_input: str) -> gym.Env[Any, Any]:
-    """What the policy reads of a dict-observation env.
+POLICY_INPUTS: Registry[PolicyInput] = Registry("policy input", "--policy-input")
+"""What a policy may read, named by what a robot has."""
+POLICY_INPUTS.register(
+    "state",
+    lambda: PolicyInput(pixels=False),
+    "the simulator's state, objects included: privileged",
+)
+POLICY_INPUTS.register("pixels", lambda: PolicyInput(pixels=True), "camera frames only")
+POLICY_INPUTS.register(
+    "pixels+proprio",
+    lambda: PolicyInput(pixels=True, proprio=True),
+    "camera frames and the robot's own effector state",
+)
 
-    ``"state"``: the state vector alone, a flat ``Box`` that every SB3 off-policy algorithm
-    takes (images stay with the reward). ``"image"``: the whole dict, for image policies.
+
+def parse_indices(text: str) -> tuple[int, ...]:
+    """``"0-3,8"`` as ``(0, 1, 2, 3, 8)``.
+
+    Raises:
+        UserInputError: not a list of indices and ranges.
     """
-    if policy_input == "image":
-        return env
-    return gym.wrappers.FlattenObservation(gym.wrappers.FilterObservation(env, ["state"]))
+    indices: list[int] = []
+    try:
+        for part in text.split(","):
+            low, _, high = part.strip().partition("-")
+            indices += range(int(low), int(high or low) + 1)
+    except ValueError:
+        indices = []
+    if not indices or min(indices) < 0:
+        raise UserInputError(f"--proprio {text!r}: expected indices and ranges, e.g. 0-3,8")
+    return tuple(indices)
+
+
+def proprio_indices(env: gym.Env[Any, Any], text: str = "") -> tuple[int, ...]:
+    """The entries of ``env``'s state vector that are the robot's own state.
+
+    Raises:
+        UserInputError: the env declares none and ``text`` names none, or one is out of range.
+    """
+    indices = parse_indices(text) if text else tuple(getattr(env.unwrapped, "proprio", ()))
+    if not indices:
+        raise UserInputError(
+            f"{env.spec.id if env.spec else env} declares no proprioception: name the robot's "
+            "own entries of its flattened observation with --proprio (e.g. 0-3)"
+        )
+    size = env.observation_space["state"].shape[0]  # type: ignore[index]
+    if max(indices) >= size:
+        raise UserInputError(f"--proprio {text}: the state vector has {size} entries")
+    return indices
+
+
+def policy_view(env: gym.Env[Any, Any], policy_input: str, proprio: str = "") -> gym.Env[Any, Any]:
+    """What the policy reads of a dict-observation env (:data:`POLICY_INPUTS`)."""
+    return POLICY_INPUTS.build(policy_input).view(env, proprio)
 
 
 def make_policy_env(
@@ -68,6 +144,7 @@ def make_policy_env(
     obs_stats: tuple[np.ndarray, np.ndarray] | None = None,
     success_fn: Callable[[np.ndarray], np.ndarray] | None = None,
     env_kwargs: str = "",
+    proprio: str = "",
     **kwargs: Any,
 ) -> gym.Env[Any, Any]:
     """An env for running a trained policy (evaluation, video): same observations as training.
@@ -77,25 +154,29 @@ def make_policy_env(
     ``obs_stats``: the ``(mean, var)`` of a policy trained on normalized observations (SB3's
     ``VecNormalize``), applied as it applies them.
     """
-    reads_images = policy_input == "image" or success_fn is not None
-    obs_mode = "dict" if reads_images else "state"
-    env = make_env(task, obs_mode, image_size, env_kwargs, **kwargs)
+    view = POLICY_INPUTS.build(policy_input)
+    reads_images = view.pixels or success_fn is not None
+    env = make_env(task, "dict" if reads_images else "state", image_size, env_kwargs, **kwargs)
     if success_fn is not None:
-        env = policy_view(SuccessVerdict(env, success_fn), policy_input)
-        obs_mode = "state" if policy_input == "state" else "dict"
-    if obs_stats is None:
+        env = SuccessVerdict(env, success_fn)
+    if reads_images:
+        env = view.view(env, proprio)
+    if obs_stats is None or view.normalized_key is None:
         return env
     mean, var = obs_stats
-    state_space = gym.spaces.Box(-OBS_CLIP, OBS_CLIP, mean.shape, dtype=np.float32)
+    space = gym.spaces.Box(-OBS_CLIP, OBS_CLIP, mean.shape, dtype=np.float32)
 
-    def normalize(state: np.ndarray) -> np.ndarray:
-        return np.clip((state - mean) / np.sqrt(var + 1e-8), -OBS_CLIP, OBS_CLIP).astype(np.float32)
+    def normalize(vector: np.ndarray) -> np.ndarray:
+        return np.clip((vector - mean) / np.sqrt(var + 1e-8), -OBS_CLIP, OBS_CLIP).astype(
+            np.float32
+        )
 
-    if obs_mode == "state":
-        return gym.wrappers.TransformObservation(env, normalize, state_space)
-    space = gym.spaces.Dict({**env.observation_space, "state": state_space})  # type: ignore[dict-item]
+    key = view.normalized_key
+    if not key:
+        return gym.wrappers.TransformObservation(env, normalize, space)
+    spaces = gym.spaces.Dict({**env.observation_space, key: space})  # type: ignore[dict-item]
     return gym.wrappers.TransformObservation(
-        env, lambda obs: {**obs, "state": normalize(obs["state"])}, space
+        env, lambda obs: {**obs, key: normalize(obs[key])}, spaces
     )
 
 

@@ -238,7 +238,7 @@ def test_normalized_observations_resume_and_evaluate_with_their_statistics(tmp_p
     np.testing.assert_allclose(resumed.obs_stats()[0], mean)
     saved = evaluation.load_policy(out)
     np.testing.assert_allclose(saved.obs_stats[0], mean)  # what `evaluate` normalizes with
-    image = tiny_run(tmp_path / "image", steps=150, policy_input="image")
+    image = tiny_run(tmp_path / "image", steps=150, policy_input="pixels+proprio")
     image.train()  # an image policy normalizes the state beside the image
     assert image.obs_stats()[0].shape == (4,)
     np.testing.assert_allclose(evaluation.load_policy(tmp_path / "image").obs_stats[0], image.obs_stats()[0])

@@ -132,4 +132,4 @@ def test_n_step_returns_need_a_state_policy(tmp_path):
     from reward_learning.errors import UserInputError
 
     with pytest.raises(UserInputError, match="n-step returns need --policy-input state"):
-        tiny_run(tmp_path, reward="vice", n_steps=3, policy_input="image")
+        tiny_run(tmp_path, reward="vice", n_steps=3, policy_input="pixels+proprio")

@@ -177,7 +177,7 @@ README_TASK = "# my_task.py: an env of your own"
 def test_the_readmes_own_env_example_runs_as_written(tmp_path):
     readme = (REPO / "README.md").read_text()
     start = readme.index(README_TASK)
-    block = readme[start : readme.index("# then:", start)]
+    block = readme[start : readme.index("# then", start)]
     code = "\n".join(line.removeprefix("    ") for line in block.splitlines())
     (tmp_path / "my_task.py").write_text(code)
     goals = tmp_path / "my_goal_photos"

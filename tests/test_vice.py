@@ -161,13 +161,6 @@ def test_policy_batches_carry_no_images_when_the_policy_reads_state(tmp_path):
     assert run.frames.size == 120 and run.frames.get(slice(0, 120)).any()  # the reward's frames
 
 
-def test_image_policies_read_the_whole_observation(tmp_path):
-    run = tiny_run(tmp_path, "vice", policy_input="image")
-    run.model.learn(120)
-    batch = run.model.replay_buffer.sample(8)
-    assert sorted(batch.observations) == ["image", "state"]
-
-
 def test_relabelling_follows_the_classifier(tmp_path):
     run = tiny_run(tmp_path, "vice")
     run.model.learn(250, callback=run._callbacks())

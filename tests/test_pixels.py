@@ -1,0 +1,113 @@
+"""Pixel policies: frames and proprioception only, frames stored once, DrQ's encoder training."""
+
+import numpy as np
+import pytest
+import torch
+
+from reward_learning import agent, checkpoint, evaluation, run_config
+from reward_learning.pixels import PIXELS, PROPRIO, STACK, PixelEncoder, random_shift
+from reward_learning.tasks import make_env, policy_view
+from tests.conftest import TINY
+
+
+def pixel_run(out, policy_input="pixels+proprio", **overrides):
+    config = run_config.task_config(
+        "push", policy_input=policy_input, out=str(out), **{**TINY, **overrides}
+    )
+    return agent.TrainingRun(config)
+
+
+@pytest.mark.parametrize("policy_input", ["pixels", "pixels+proprio"])
+def test_a_pixel_policy_sees_frames_and_its_own_effector_never_the_puck(tmp_path, policy_input):
+    run = pixel_run(tmp_path, policy_input)
+    run.model.learn(150)
+    obs = run.env.reset(seed=0)[0]
+    puck = run.env.unwrapped.puck_xy
+    expected = [PIXELS] if policy_input == "pixels" else [PIXELS, PROPRIO]
+    assert sorted(obs) == expected and obs[PIXELS].shape == (3 * STACK, 48, 48)
+    if policy_input == "pixels+proprio":
+        np.testing.assert_allclose(obs[PROPRIO], run.env.unwrapped.pusher_xy, atol=1e-6)
+    for entry in obs.values():
+        assert not np.isclose(entry.astype(np.float64).ravel()[:, None], puck).all(axis=1).any()
+    buffer = run.model.replay_buffer
+    assert PIXELS not in buffer.observations  # no image is stored twice
+    batch = buffer.sample(16)
+    assert sorted(batch.observations) == sorted(batch.next_observations) == expected
+    if policy_input == "pixels+proprio":
+        assert batch.observations[PROPRIO].shape == (16, 2)
+
+
+def test_a_batch_reads_its_stacks_from_the_frame_store(tmp_path):
+    run = pixel_run(tmp_path)
+    run.model.learn(150)
+    buffer = run.model.replay_buffer
+    buffer.shift = 0  # unshifted, the batch must be the stored frames themselves
+    np.random.seed(3)
+    batch = buffer.sample(8)
+    np.random.seed(3)
+    slots = np.random.randint(0, buffer.pos, size=8)
+    keys = buffer.next_obs_keys[slots, 0]
+    frames = run.frames.get(keys.reshape(-1)).reshape(8, STACK, 48, 48, 3)
+    expected = frames.transpose(0, 1, 4, 2, 3).reshape(8, 3 * STACK, 48, 48)
+    np.testing.assert_array_equal(batch.next_observations[PIXELS].numpy(), expected)
+    assert (
+        buffer.obs_keys[1 : buffer.pos, 0, -1] <= buffer.next_obs_keys[1 : buffer.pos, 0, -1]
+    ).all()
+
+
+def test_random_shift_moves_each_image_within_the_pad():
+    image = torch.zeros(1, 1, 12, 12)
+    image[0, 0, 6, 6] = 1.0
+    shifted = random_shift(image.repeat(64, 1, 1, 1), pad=2)
+    rows, cols = torch.nonzero(shifted[:, 0] == 1.0, as_tuple=True)[1:]
+    assert len(rows) == 64 and (rows - 6).abs().max() <= 2 and (cols - 6).abs().max() <= 2
+    assert len({(int(r), int(c)) for r, c in zip(rows, cols, strict=True)}) > 5
+
+
+def test_only_the_critics_loss_trains_the_encoder(tmp_path):
+    run = pixel_run(tmp_path)
+    policy = run.model.policy
+    encoder = policy.critic.features_extractor
+    assert isinstance(encoder, PixelEncoder)
+    assert policy.critic_target.features_extractor is not encoder
+    critic_params = {id(p) for p in policy.critic.optimizer.param_groups[0]["params"]}
+    actor_params = {id(p) for p in policy.actor.optimizer.param_groups[0]["params"]}
+    encoder_params = {id(p) for p in encoder.parameters()}
+    assert encoder_params <= critic_params and not encoder_params & actor_params
+    run.model.learn(TINY["learning_starts"] + 10)
+    before = [p.detach().clone() for p in encoder.parameters()]
+    actor_before = [p.detach().clone() for p in policy.actor.parameters()]
+    run.model.train(gradient_steps=1, batch_size=16)
+    assert any(not torch.equal(a, b) for a, b in zip(before, encoder.parameters(), strict=True))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(actor_before, policy.actor.parameters(), strict=True)
+    )
+
+
+def test_evaluation_env_shows_the_policy_what_training_showed_it():
+    view = policy_view(make_env("push", "dict", 48), "pixels+proprio")
+    obs, _ = view.reset(seed=0)
+    assert obs[PIXELS].shape == (9, 48, 48) and obs[PROPRIO].shape == (2,)
+    # the first frame fills the stack: three equal frames
+    assert (obs[PIXELS][:3] == obs[PIXELS][6:]).all()
+    moved, *_ = view.step(np.ones(2, np.float32))
+    assert (moved[PIXELS][:6] == obs[PIXELS][3:]).all()
+
+
+@pytest.mark.slow
+def test_a_pixel_run_resumes_and_evaluates_from_its_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    pixel_run(out, steps=150).train()
+    saved = checkpoint.latest(out)
+    with np.load(saved / "replay.npz", allow_pickle=False) as arrays:
+        assert "obs_keys" in arrays.files and not any("pixels" in n for n in arrays.files)
+    resumed = agent.TrainingRun(run_config.load_run_config(out), resume=True)
+    assert resumed.model.num_timesteps == 150 and resumed.frames.size > 150
+    np.testing.assert_array_equal(
+        resumed.model.replay_buffer.next_obs_keys[:150], np.asarray(
+            np.load(saved / "replay.npz")["next_obs_keys"])
+    )  # fmt: skip
+    resumed.config.steps = 300
+    assert resumed.train()["steps"] == 300
+    result = evaluation.evaluate(out, episodes=1, video=True)
+    assert (out / "policy.mp4").stat().st_size > 0 and result["episodes"] == 1
