@@ -233,19 +233,18 @@ class TrainingRun:
             c,
             training=False,
         )
-        callbacks.append(
-            EvalCallback(
-                eval_env, n_eval_episodes=c.eval_episodes, eval_freq=c.eval_every,
-                log_path=str(self.out / "eval"), deterministic=True, verbose=0,
-                callback_after_eval=CallbackList(
-                    [
-                        MetricsCallback(self.out / "metrics.csv", self),
-                        CheckpointCallback(self),
-                        *after_evaluation,
-                    ]
-                ),
-            )
+        evaluation = EvalCallback(
+            eval_env, n_eval_episodes=c.eval_episodes, eval_freq=c.eval_every,
+            log_path=str(self.out / "eval"), deterministic=True, verbose=0,
+            callback_after_eval=CallbackList(
+                [MetricsCallback(self.out / "metrics.csv", self), CheckpointCallback(self),
+                 *after_evaluation]
+            ),
         )  # fmt: skip
+        # EvalCallback evaluates when its call count is a multiple of eval_freq: counted from
+        # step 0, a run resumed from a Ctrl-C checkpoint evaluates where an unbroken one would.
+        evaluation.n_calls = self.model.num_timesteps
+        callbacks.append(evaluation)
         return CallbackList(callbacks)
 
     def _restore(self, saved: Path | None) -> None:

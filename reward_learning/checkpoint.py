@@ -9,8 +9,8 @@ A checkpoint is a directory ``checkpoint-<step>/`` in the run directory:
 * ``state.json``: counters and random-generator states.
 
 It is written under a ``.partial`` name, renamed when complete, and then named in the file
-``latest`` (replaced atomically); older checkpoints but the one before are removed after that (a damaged latest checkpoint
-leaves one to fall back to). The same step saved
+``latest`` (replaced atomically); older checkpoints are removed after that but the latest of an earlier step (a damaged latest
+checkpoint leaves one to fall back to). The same step saved
 again alternates between ``checkpoint-<step>`` and ``checkpoint-<step>-again``, so the one
 ``latest`` names is never removed before the new one is whole. A process killed
 at any moment leaves ``latest`` naming a whole checkpoint. SB3's own ``save`` and
@@ -150,8 +150,7 @@ def save(
     """
     final = run_dir / f"{PREFIX}{step}"
     pointer = run_dir / LATEST
-    previous = run_dir / pointer.read_text().strip() if pointer.exists() else None
-    if previous == final:
+    if pointer.exists() and pointer.read_text().strip() == final.name:
         final = run_dir / f"{PREFIX}{step}-again"  # the same step again: `latest` keeps its own
     partial = run_dir / f"{final.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -179,10 +178,20 @@ def save(
                 f"then resume with `reward-learning train --resume {run_dir}`"
             ) from error
         raise
-    for old in run_dir.glob(f"{PREFIX}*"):
-        if old not in (final, previous):
+    earlier = [p for p in run_dir.glob(f"{PREFIX}*") if p != final]
+    fallback = max(
+        (p for p in earlier if p.is_dir() and not p.name.endswith(".partial") and _step(p) < step),
+        key=_step, default=None,
+    )  # fmt: skip
+    for old in earlier:
+        if old != fallback:
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _step(checkpoint: Path) -> int:
+    """The step in a checkpoint's name: ``checkpoint-600`` or ``checkpoint-600-again``."""
+    return int(checkpoint.name.removeprefix(PREFIX).split("-")[0].split(".")[0])
 
 
 def latest(run_dir: Path) -> Path | None:
@@ -226,7 +235,7 @@ def reading(checkpoint: Path) -> Iterator[None]:
         older = sorted(
             (p for p in checkpoint.parent.glob(f"{PREFIX}*") if p.is_dir() and p != checkpoint
              and not p.name.endswith(".partial")),
-            key=lambda p: p.stat().st_mtime,
+            key=_step,
         )  # fmt: skip
         fallback = (
             f"fall back to {older[-1].name} with `echo {older[-1].name} > {checkpoint.parent / LATEST}`, "

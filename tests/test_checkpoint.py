@@ -129,6 +129,10 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
     assert step >= 150
     resumed = agent.TrainingRun(run_config.load_run_config(out), resume=True)
     assert resumed.model.num_timesteps == step
+    resumed.config.steps = (step // 150 + 2) * 150
+    resumed.train()
+    after = [r["step"] for r in metrics.read_metrics(out / "metrics.csv") if r["step"] > step]
+    assert after and all(s % 150 == 0 for s in after)  # on the grid an unbroken run evaluates
 
 
 def tiny_run(out, **overrides):
@@ -241,7 +245,9 @@ def test_normalized_observations_resume_and_evaluate_with_their_statistics(tmp_p
     image = tiny_run(tmp_path / "image", steps=150, policy_input="pixels+proprio")
     image.train()  # an image policy normalizes the state beside the image
     assert image.obs_stats()[0].shape == (4,)
-    np.testing.assert_allclose(evaluation.load_policy(tmp_path / "image").obs_stats[0], image.obs_stats()[0])
+    np.testing.assert_allclose(
+        evaluation.load_policy(tmp_path / "image").obs_stats[0], image.obs_stats()[0]
+    )
 
 
 def test_a_run_shorter_than_the_evaluation_interval_evaluates_once_at_its_end(tmp_path):
@@ -291,3 +297,39 @@ def test_a_resumed_run_continues_its_counters_and_random_streams(tmp_path):
     assert resumed.oracle.rng.bit_generator.state == oracle_rng
     saved = torch.load(checkpoint.latest(out) / "learner.pt", weights_only=True)["torch_rng"]
     assert torch.equal(torch.get_rng_state(), saved)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    ["learner.pt", "classifier.pt", "replay.npz", "frames.npy", "obs_stats.npz", "state.json"],
+)
+def test_a_damaged_checkpoint_is_named_with_the_one_to_fall_back_to(tmp_path, trained, name):
+    out = tmp_path / "run"
+    shutil.copytree(trained, out)
+    latest = checkpoint.latest(out)
+    damaged = latest / name
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    damaged_line = f"checkpoint {latest.name} of .* is damaged .*: fall back to checkpoint-150"
+    loads = [lambda: agent.TrainingRun(run_config.load_run_config(out), resume=True)]
+    if name in ("learner.pt", "obs_stats.npz"):  # what `evaluate` reads
+        loads.append(lambda: evaluation.load_policy(out))
+
+    def data(path):  # not the lock (it names the process) nor SQLite's shared-memory index
+        return {
+            p: t for p, t in tree(path).items() if p.name not in ("run.lock", "labels.sqlite-shm")
+        }
+
+    for load in loads:
+        before = data(out)
+        with pytest.raises(UserInputError, match=damaged_line):
+            load()
+        assert data(out) == before
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("trained") / "run"
+    tiny_run(out, steps=300, normalize_obs=True).train()
+    assert len(list(out.glob("checkpoint-*"))) == 2  # the one before is kept to fall back to
+    return out
