@@ -1,6 +1,6 @@
 """SAC on Push from a hand-made dense reward: what the SAC settings can learn in 20k steps.
 
-No classifier and no images: the reward is DESIGN.md's calibration reward,
+No classifier and no images: the reward is docs/ARCHITECTURE.md's calibration reward,
 ``-10 * (puck-to-target + 0.5 * pusher-to-puck)`` in metres, read from the env's ``info``. It
 separates SAC's own sample efficiency from the learned reward's shaping, and chose the
 training defaults of ``learning_rate`` and ``gradient_steps``.
@@ -33,7 +33,7 @@ EVAL_EPISODES = 20
 
 
 class DenseReward(gym.Wrapper[Any, Any, Any, Any]):
-    """``-scale * (puck-to-target + 0.5 * pusher-to-puck)``, metres: DESIGN.md's calibration."""
+    """``-scale * (puck-to-target + 0.5 * pusher-to-puck)``, metres: docs/ARCHITECTURE.md's calibration."""
 
     def __init__(self, env: gym.Env[Any, Any], scale: float = 10.0) -> None:
         super().__init__(env)

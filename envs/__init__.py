@@ -6,7 +6,7 @@ an env is made.
 
 import os
 
-# Headless by default (DESIGN.md): MuJoCo picks GLFW when MUJOCO_GL is unset and dies without a
+# Headless by default (docs/ARCHITECTURE.md): MuJoCo picks GLFW when MUJOCO_GL is unset and dies without a
 # display; EGL falls back to Mesa on the CPU and is as fast as OSMesa. This package's __init__
 # runs before any of its modules imports mujoco.
 os.environ.setdefault("MUJOCO_GL", "egl")

@@ -3,7 +3,7 @@
 Version history:
     v0: mocap pusher at a fixed height moving up to 0.02 m per step per axis (as in
         VICE-RAQ's simulated push); puck on x/y slide joints; fixed target; the pusher
-        starts behind the puck (DESIGN.md's calibration: this halves the steps SAC needs).
+        starts behind the puck (docs/ARCHITECTURE.md, calibration: this halves the steps SAC needs).
         Cylinders are drawn with 16 slices, 4 stacks (before any release; 12 pixels of a 64x64
         frame differ from MuJoCo's default tessellation).
 """

@@ -129,7 +129,7 @@ class GroundTruthTap(gym.Wrapper[Any, Any, Any, Any]):
     frame key (``info["frame_key"]``, set by :class:`~reward_learning.frames.FrameRecorder`
     inside this wrapper), and the env's own reward (ground-truth success) is replaced by 0;
     the learned reward replaces it. This is the one place ground truth crosses into learning
-    (DESIGN.md): through :meth:`truth`, for the keys an oracle is asked about.
+    (docs/ARCHITECTURE.md): through :meth:`truth`, for the keys an oracle is asked about.
     """
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:

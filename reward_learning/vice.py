@@ -40,7 +40,7 @@ class ClassifierReward:
     ``form="logit"`` (the VICE-RAQ code's): ``clip(logit, -bound, bound)``. The two agree where
     p is small; inside the goal region log p flattens at 0 while the logit keeps rising, so the
     policy is drawn to the most goal-like states rather than to anywhere past the boundary. The
-    bound keeps the Q-targets finite. DESIGN.md's calibration found the reward's scale decides
+    bound keeps the Q-targets finite. docs/ARCHITECTURE.md's calibration: the reward's scale decides
     whether SAC learns at all.
     """
 

@@ -1,6 +1,6 @@
 import os
 
-# Before anything imports mujoco: headless rendering (DESIGN.md).
+# Before anything imports mujoco: headless rendering (docs/ARCHITECTURE.md).
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import pytest

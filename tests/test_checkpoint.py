@@ -188,11 +188,12 @@ class Payload:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_a_crafted_run_directory_runs_no_code(tmp_path):
+@pytest.mark.parametrize("policy_input", ["state", "pixels+proprio"])
+def test_a_crafted_run_directory_runs_no_code(tmp_path, policy_input):
     out = tmp_path / "run"
-    tiny_run(out, steps=150).train()
+    tiny_run(out, steps=150, policy_input=policy_input).train()
     marker = tmp_path / "pwned"
-    for name in ("sac.zip", "replay.pkl", "checkpoint-150/replay.pkl"):
+    for name in ("sac.zip", "replay.pkl", f"{checkpoint.latest(out).name}/replay.pkl"):
         (out / name).write_bytes(pickle.dumps(Payload(marker)))
     evaluation.evaluate(out, episodes=1, video=False)
     resumed = agent.TrainingRun(run_config.load_run_config(out), resume=True)
@@ -201,7 +202,7 @@ def test_a_crafted_run_directory_runs_no_code(tmp_path):
     assert not marker.exists()
     # and a pickle where a checkpoint's arrays live is refused, not run
     (out / checkpoint.latest(out).name / "replay.npz").write_bytes(pickle.dumps(Payload(marker)))
-    with pytest.raises(Exception):  # noqa: B017 (numpy refuses in its own words)
+    with pytest.raises(UserInputError, match="replay.npz.*is damaged|is damaged.*allow_pickle"):
         agent.TrainingRun(run_config.load_run_config(out), resume=True)
     assert not marker.exists()
 

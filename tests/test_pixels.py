@@ -111,3 +111,20 @@ def test_a_pixel_run_resumes_and_evaluates_from_its_checkpoint(tmp_path):
     assert resumed.train()["steps"] == 300
     result = evaluation.evaluate(out, episodes=1, video=True)
     assert (out / "policy.mp4").stat().st_size > 0 and result["episodes"] == 1
+
+
+@pytest.mark.slow
+def test_a_gymnasium_env_trains_from_pixels_with_the_proprioception_its_user_names(tmp_path):
+    from reward_learning.cli import main
+
+    env = "tests.success_envs:SuccessReacher-v0"
+    flags = ["--steps", "150", "--learning-starts", "100", "--eval-every", "150",
+             "--eval-episodes", "1", "--queries-every", "100", "--classifier-every", "100",
+             "--goals", "4", "--no-progress", "--no-video", "--device", "cpu"]  # fmt: skip
+    out = tmp_path / "run"
+    argv = ["train", "--env", env, "--policy-input", "pixels+proprio", "--out", str(out), *flags]
+    assert main(argv) == 2 and not out.exists()  # Reacher declares no proprioception
+    assert main([*argv, "--proprio", "0-3,6,7"]) == 0
+    run = agent.TrainingRun(run_config.load_run_config(out), resume=True)
+    assert run.env.observation_space[PROPRIO].shape == (6,)
+    run.lock.release()
