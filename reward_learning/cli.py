@@ -183,10 +183,11 @@ def _store(run_dir: str) -> LabelStore:
     return LabelStore(database, run=path.name)
 
 
-def frame_shape(run: Path, store: LabelStore) -> tuple[int, ...] | None:
-    """The shape of the frames a run's answers are about: ``(S, S, 3)`` for a training run.
+def answer_kind(run: Path, store: LabelStore) -> tuple[tuple[int, ...] | None, int]:
+    """``(frame shape, classes)`` of a run's answers: ``((S, S, 3), 2)`` for a training run.
 
-    MNIST's digits keep the shape of the answers already stored (``None`` before the first).
+    Any other directory is an MNIST experiment: digits (10 classes), of the shape of the answers
+    already stored (``None`` before the first).
     """
     from reward_learning.run_config import load_run_config
 
@@ -194,8 +195,8 @@ def frame_shape(run: Path, store: LabelStore) -> tuple[int, ...] | None:
         size = load_run_config(run).image_size
     except UserInputError:
         stored = store.answers(include_skipped=True)
-        return stored[0].image.shape if stored else None
-    return (size, size, 3)
+        return (stored[0].image.shape if stored else None), 10
+    return (size, size, 3), 2
 
 
 def _labels(args: argparse.Namespace) -> None:
@@ -233,8 +234,8 @@ def _labels(args: argparse.Namespace) -> None:
                 raise UserInputError(
                     "labels import needs --folder FOLDER (one written by `labels export`)"
                 )
-            shape = frame_shape(Path(args.run_dir), store)
-            added = import_labels(store, args.folder, shape)
+            shape, classes = answer_kind(Path(args.run_dir), store)
+            added = import_labels(store, args.folder, shape, classes)
             print(
                 f"{added} answers imported into {store.path}"
                 + (

@@ -367,13 +367,13 @@ def _optional(text: str, kind: type[int] | type[float]) -> Any:
     return None if text in ("", "None") else kind(text)
 
 
-def valid_labels(task: str) -> range:
-    """The labels an answer about ``task`` may carry: digits for MNIST, 0/1 for a robot task."""
-    return range(10) if task == "mnist" else range(2)
-
-
 def _checked_row(
-    folder: Path, row: dict[str, str], line: int, task: str, shape: tuple[int, ...] | None
+    folder: Path,
+    row: dict[str, str],
+    line: int,
+    task: str,
+    shape: tuple[int, ...] | None,
+    classes: int,
 ) -> StoredLabel:
     """One row of an export as a :class:`StoredLabel`, or a one-line error naming the row.
 
@@ -409,21 +409,18 @@ def _checked_row(
         )  # fmt: skip
     except ValueError as error:
         raise UserInputError(f"{where}: {error}") from error
-    if label is not None and label not in valid_labels(row_task):
-        allowed = valid_labels(row_task)
-        raise UserInputError(
-            f"{where}: label {label} for {row_task!r}, expected {allowed.start}-{allowed.stop - 1}"
-        )
+    if label is not None and not 0 <= label < classes:
+        raise UserInputError(f"{where}: label {label} for {row_task!r}, expected 0-{classes - 1}")
     return answer
 
 
 def import_labels(
-    store: LabelStore, folder: str | Path, shape: tuple[int, ...] | None = None
+    store: LabelStore, folder: str | Path, shape: tuple[int, ...] | None = None, classes: int = 2
 ) -> int:
     """Add the answers of an exported folder to ``store``, all or none; returns how many.
 
     Every row is checked first (columns, PNG readable and 8-bit, of the run's frame ``shape``
-    (H, W[, 3]) when given, label valid for the task); one bad row refuses the whole folder and
+    (H, W[, 3]) when given, label below ``classes``); one bad row refuses the whole folder and
     leaves the store as it was. Rows the store holds already (the same image with the same
     label) are skipped.
 
@@ -442,7 +439,8 @@ def import_labels(
         if missing:
             raise UserInputError(f"{table} lacks the column(s) {', '.join(missing)}")
         answers = [
-            _checked_row(folder, row, i + 2, store.task, shape) for i, row in enumerate(reader)
+            _checked_row(folder, row, i + 2, store.task, shape, classes)
+            for i, row in enumerate(reader)
         ]
     held = {
         (h, label)

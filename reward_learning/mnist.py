@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from reward_learning import run_dir, uncertainty
+from reward_learning import run_dir
 from reward_learning.active import NEEDS_EMBEDDINGS, STRATEGIES, ActiveLearner
 from reward_learning.config import check_ranges, save_config
 from reward_learning.devices import PRECISIONS, inference_dtype, resolve_device
@@ -520,6 +520,21 @@ MNIST_ENTRIES: tuple[str, ...] = ("config.json", "curves.csv", "curves.png", "la
 """What an MNIST experiment writes in its ``out`` (``--overwrite`` removes these alone)."""
 
 
+def validate(config: MnistConfig) -> None:
+    """Check every choice and range of an MNIST config before any work starts.
+
+    Raises:
+        UserInputError: one line naming the field, the value, what is allowed.
+    """
+    check_ranges(config, MNIST_RANGES)
+    for name, allowed in {**MNIST_CHOICES, "precision": PRECISIONS, "lr_schedule": LR_SCHEDULES}.items():
+        values = config.strategy if name == "strategy" else [getattr(config, name)]
+        for value in values:
+            if value not in allowed:
+                flag = name.replace("_", "-")
+                raise UserInputError(f"--{flag} {value!r}: expected one of {', '.join(allowed)}")
+
+
 def run_experiment(
     config: MnistConfig, oracle: Oracle | None = None, overwrite: bool = False
 ) -> list[CurvePoint]:
@@ -529,22 +544,8 @@ def run_experiment(
         UserInputError: a setting out of range or unknown, missing data, or an ``out`` that holds
             an earlier experiment (unless ``overwrite``) or files the experiment did not write.
     """
-    check_ranges(config, MNIST_RANGES)
-    for name, allowed in {**MNIST_CHOICES, "precision": PRECISIONS}.items():
-        if name != "strategy" and getattr(config, name) not in allowed:
-            raise UserInputError(
-                f"--{name} {getattr(config, name)!r}: expected one of {', '.join(allowed)}"
-            )
-    if config.lr_schedule not in LR_SCHEDULES:
-        raise UserInputError(
-            f"--lr-schedule {config.lr_schedule!r}: expected one of {', '.join(LR_SCHEDULES)}"
-        )
+    validate(config)
     strategies = list(dict.fromkeys([*config.strategy, "random"]))
-    for strategy in strategies:
-        try:
-            uncertainty.check_strategy(strategy, STRATEGIES)
-        except ValueError as e:
-            raise UserInputError(str(e)) from e
     digits = load_digits(config.data)
     out = Path(config.out)
     run_dir.check_new_dir(out, MNIST_ENTRIES, overwrite, "MNIST experiment")

@@ -76,12 +76,9 @@ class TrainConfig:
     """With --oracle simulated: answer each query round this many env steps after it was asked,
     as a person working through the queue while training goes on (0: at once)."""
     steps: int = 10_000
-    """Env steps of training (drape: 50,000). Push at the defaults: 100% at 10k on each of
-    seeds 0-4, 16 labels (benchmarks/README.md)."""
+    """Env steps of training (drape: 50,000)."""
     goals: int = 10
-    """Goal images rendered from random success states (when --goal-dir is unset). Push at 10k,
-    exploration negatives, seeds 0-4: 100%, 100%, 100%, 68%, 100% with 10; 100%, 80%, 74%, 100%,
-    100% with 20 (benchmarks/README.md)."""
+    """Goal images rendered from random success states (when --goal-dir is unset)."""
     goal_dir: str | None = None
     """Folder of PNG/JPEG goal images to use instead of rendered ones."""
     queries_every: int = 1000
@@ -103,16 +100,15 @@ class TrainConfig:
     policy_negatives: str = "replay"
     """vice-raq's failures besides the oracle's: replay (VICE's: the whole replay buffer, the
     latest policy included) or exploration (frames of the random-action phase only; the
-    classifier then changes only when answers arrive). Push at 10k with DroQ's critics, seeds
-    0-4: replay 98%, 100%, 100%, 98%, 100%; exploration 100%, 100%, 100%, 68%, 100%
-    (benchmarks/README.md). The vice mode always uses replay, as published."""
+    classifier then changes only when answers arrive). The vice mode always uses replay, as
+    published."""
     oracle_negative_share: float = 0.5
     """Share of the classifier's negatives drawn from frames the oracle called failure (at
     most; the rest are policy frames). 0 draws them as often as any single policy frame."""
     reward_form: str = "log-p"
     """The learned reward: log-p (log p(success), floored at -10) or logit (VICE-RAQ's: the
     classifier's logit, clipped to [-10, 10]; it keeps rising inside the goal region, where log p
-    is flat, but ended lower on Push over three seeds: benchmarks/README.md)."""
+    is flat)."""
     reward_scale: float = 1.0
     """Multiplies the learned reward."""
     classifier_mixup: float = 1.0
@@ -125,19 +121,15 @@ class TrainConfig:
     """Classifier targets become eps/2 and 1 - eps/2 (SERL): bounds how far a confident
     classifier pushes the reward of policy frames down."""
     gradient_steps: int = 2
-    """SAC gradient steps per env step. 2 on Push: 88% over six seeds at 20k against
-    42% over three with 1, at about 1.6x the wall time (benchmarks/README.md)."""
+    """SAC gradient steps per env step."""
     batch_size: int = 128
-    """Transitions per SAC gradient step. Push at 10k, seeds 0-4: 100%, 100%, 98%, 100%, 100%
-    with 128 (unfused Adam), 98%, 100%, 100%, 98%, 100% with SB3's 256, whose gradient step
-    takes about 1.5x as long on a CPU (benchmarks/README.md, SAC's gradient step)."""
+    """Transitions per SAC gradient step."""
     algo: str = "sac"
     """The policy's learner: sac (Stable-Baselines3) or tqc (sb3-contrib's truncated quantile
     critics; same API, five distributional critics)."""
     critic: str = "droq"
     """SAC's or TQC's critics: mlp (SB3's), layernorm (LayerNorm after each hidden layer) or
-    droq (dropout 0.01, then LayerNorm: DroQ, Hiraoka et al. 2022). On Push at 10k, droq: 100%,
-    80%, 74%, 100%, 100% over seeds 0-4, where mlp left seed 0 at 0% (benchmarks/README.md)."""
+    droq (dropout 0.01, then LayerNorm: DroQ, Hiraoka et al. 2022)."""
     ent_coef: str = "auto"
     """Entropy coefficient: auto (learned, starting at 1.0), auto_X (learned, starting at X) or
     a fixed number (SB3's convention)."""
@@ -146,13 +138,11 @@ class TrainConfig:
     n_steps: int = 1
     """n-step returns for the critics (1: SAC's one-step targets); state policies only."""
     normalize_obs: bool = True
-    """Normalize the policy's state vector by its running mean and variance (SB3's VecNormalize,
-    RL Zoo's `normalize`); the statistics go with every checkpoint. On Push it took seeds 1 and 2
-    from 24% and 38% to 100% at 10k (benchmarks/README.md)."""
+    """Normalize the policy's state vector (or a pixel policy's proprioception) by its running
+    mean and variance (SB3's VecNormalize, RL Zoo's `normalize`); the statistics go with every
+    checkpoint."""
     learning_rate: float = 1e-3
-    """Adam learning rate of SAC's actor, critics and entropy coefficient. On Push
-    SB3's 3e-4 learned in 20k steps on fewer seeds, even from a hand-made dense reward
-    (benchmarks/README.md)."""
+    """Adam learning rate of SAC's actor, critics and entropy coefficient."""
     image_size: int = 48
     """Side of the images the reward sees, in pixels (VICE-RAQ used 48)."""
     policy_input: str = "state"
@@ -178,8 +168,8 @@ class TrainConfig:
     device: str = "auto"
     """auto, cpu or cuda."""
     threads: int = 1
-    """Torch threads of this run (torch's default is one per core, which collapsed two runs
-    sharing a machine about 50x: benchmarks/README.md)."""
+    """Torch threads of this run (torch's default of one per core collapses runs that share a
+    machine: give each run its share of the cores)."""
     progress: bool = True
     """Show SB3's progress bar."""
     video: bool = True
@@ -197,20 +187,15 @@ TASK_SETTINGS: dict[str, dict[str, Any]] = {
     },
 }  # fmt: skip
 """Each task's departures from ``TrainConfig``'s defaults, as RL Zoo keeps hyperparameters per
-env. Drape at Push's settings with SB3's critics: 60%, 86%, 96% at 25k (62%, 84%, 100% before
-fused Adam), seed 0 88% at 50k; at its former ones (SAC's learning rate 3e-4, one gradient step,
-raw observations) 0%, 26%, 46% at 25k, with 20 goal images and exploration negatives; DroQ's
-critics, 10 goal images, replay negatives and batches of 128 are unmeasured there
-(benchmarks/README.md)."""
+env; what each was measured at is in benchmarks/README.md."""
 
 
 INPUT_SETTINGS: dict[str, dict[str, Any]] = {
     "pixels": {"batch_size": 64, "gradient_steps": 1},
     "pixels+proprio": {"batch_size": 64, "gradient_steps": 1},
 }
-"""Each policy input's departures from ``TrainConfig``'s defaults: a pixel policy's gradient
-step costs about 30 ms at batches of 64 on two CPU threads (benchmarks/README.md, Pixel
-policies), so it takes one per env step."""
+"""Each policy input's departures from ``TrainConfig``'s defaults (pixel policies: one cheaper
+gradient step per env step; benchmarks/README.md, Pixel policies)."""
 
 
 RESUMABLE: tuple[str, ...] = (

@@ -284,3 +284,15 @@ def test_a_bad_row_refuses_the_whole_import_and_changes_nothing(tmp_path, how, m
     with pytest.raises(UserInputError, match=re.escape(message)):
         import_labels(target, tmp_path / "export")
     assert len(target.answers(include_skipped=True)) == 1
+
+
+def test_digit_answers_import_where_the_caller_says_ten_classes(tmp_path):
+    source = LabelStore(tmp_path / "a.sqlite", "run", "digits")
+    rng = np.random.default_rng(0)
+    for digit in (7, 3):
+        source.add(rng.integers(0, 256, (28, 28), dtype=np.uint8), digit, "human")
+    export_labels(source, tmp_path / "export")
+    target = LabelStore(tmp_path / "b.sqlite", "run", "digits")
+    with pytest.raises(UserInputError, match="label 7 for 'digits', expected 0-1"):
+        import_labels(target, tmp_path / "export")
+    assert import_labels(target, tmp_path / "export", shape=(28, 28), classes=10) == 2
