@@ -25,6 +25,13 @@ TINY = dict(
 )
 
 
+def tiny_run(out, **settings):
+    """A TrainingRun in ``out`` small enough for a test (``TINY``, then ``settings``)."""
+    from reward_learning import agent, run_config
+
+    return agent.TrainingRun(run_config.TrainConfig(out=str(out), **{**TINY, **settings}))
+
+
 @pytest.fixture
 def rng():
     import numpy as np

@@ -4,7 +4,7 @@ import pytest
 from reward_learning import agent, run_config
 from reward_learning.frames import FrameRecorder, FrameStore, relabel
 from reward_learning.tasks import make_env
-from tests.conftest import TINY
+from tests.conftest import tiny_run
 
 
 def frame(value, size=8):
@@ -61,13 +61,8 @@ class BrightnessReward:
         return np.where(mean > self.changed_above, -mean, mean).astype(np.float32)
 
 
-def tiny_run(tmp_path, **overrides):
-    config = run_config.TrainConfig(out=str(tmp_path / "run"), **{**TINY, **overrides})
-    return agent.TrainingRun(config)
-
-
 def test_relabelling_changes_exactly_the_rewards_whose_frames_score_differently(tmp_path):
-    run = tiny_run(tmp_path, reward="vice")
+    run = tiny_run(tmp_path / "run", reward="vice")
     run.model.learn(200)
     buffer = run.model.replay_buffer
     relabel(buffer, run.frames, BrightnessReward())
@@ -82,7 +77,7 @@ def test_relabelling_changes_exactly_the_rewards_whose_frames_score_differently(
 
 
 def test_relabelling_reads_each_slots_own_frame_after_the_buffer_wraps(tmp_path):
-    run = tiny_run(tmp_path, reward="vice")
+    run = tiny_run(tmp_path / "run", reward="vice")
     run.model.replay_buffer = type(run.model.replay_buffer)(
         50, run.model.observation_space, run.model.action_space, device="cpu"
     )
@@ -99,7 +94,7 @@ def test_relabelling_reads_each_slots_own_frame_after_the_buffer_wraps(tmp_path)
 
 @pytest.mark.parametrize(("algo", "critic"), [("sac", "mlp"), ("tqc", "droq"), ("sac", "droq")])
 def test_resumed_runs_continue_frame_keys_without_reuse(tmp_path, algo, critic):
-    first = tiny_run(tmp_path, reward="vice-raq", steps=200, algo=algo, critic=critic)
+    first = tiny_run(tmp_path / "run", reward="vice-raq", steps=200, algo=algo, critic=critic)
     first.train()
     asked = {a.key for a in first.store.answers(include_skipped=True)}
     assert first.frames.size == 200 and asked
@@ -118,7 +113,7 @@ def test_resumed_runs_continue_frame_keys_without_reuse(tmp_path, algo, critic):
 
 
 def test_n_step_returns_sum_the_relabelled_rewards(tmp_path):
-    run = tiny_run(tmp_path, reward="vice", n_steps=3, gamma=0.5)
+    run = tiny_run(tmp_path / "run", reward="vice", n_steps=3, gamma=0.5)
     run.model.learn(150)
     buffer = run.model.replay_buffer
     relabel(buffer, run.frames, lambda images: np.ones(len(images), np.float32))
@@ -132,4 +127,4 @@ def test_n_step_returns_need_a_state_policy(tmp_path):
     from reward_learning.errors import UserInputError
 
     with pytest.raises(UserInputError, match="n-step returns need --policy-input state"):
-        tiny_run(tmp_path, reward="vice", n_steps=3, policy_input="pixels+proprio")
+        tiny_run(tmp_path / "run", reward="vice", n_steps=3, policy_input="pixels+proprio")

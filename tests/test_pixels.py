@@ -1,13 +1,17 @@
 """Pixel policies: frames and proprioception only, frames stored once, DrQ's encoder training."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
 
 from reward_learning import agent, checkpoint, evaluation, run_config
+from reward_learning.errors import UserInputError
 from reward_learning.pixels import PIXELS, PROPRIO, STACK, PixelEncoder, random_shift
 from reward_learning.tasks import make_env, policy_view
 from tests.conftest import TINY
+from tests.test_checkpoint import Payload
 
 
 def pixel_run(out, policy_input="pixels+proprio", **overrides):
@@ -17,37 +21,42 @@ def pixel_run(out, policy_input="pixels+proprio", **overrides):
     return agent.TrainingRun(config)
 
 
-@pytest.mark.parametrize("policy_input", ["pixels", "pixels+proprio"])
-def test_a_pixel_policy_sees_frames_and_its_own_effector_never_the_puck(tmp_path, policy_input):
-    run = pixel_run(tmp_path, policy_input)
+@pytest.fixture(scope="module", params=["pixels", "pixels+proprio"])
+def learned(request, tmp_path_factory):
+    """A pixel run 150 env steps in (50 gradient steps), shared by the tests that only read it."""
+    run = pixel_run(tmp_path_factory.mktemp(request.param.replace("+", "_")), request.param)
     run.model.learn(150)
-    obs = run.env.reset(seed=0)[0]
-    puck = run.env.unwrapped.puck_xy
-    expected = [PIXELS] if policy_input == "pixels" else [PIXELS, PROPRIO]
+    return run
+
+
+def test_a_pixel_policy_sees_frames_and_its_own_effector_never_the_puck(learned):
+    obs = learned.env.reset(seed=0)[0]
+    pusher, puck = learned.env.unwrapped.pusher_xy, learned.env.unwrapped.puck_xy
+    proprio = learned.config.policy_input == "pixels+proprio"
+    expected = [PIXELS, PROPRIO] if proprio else [PIXELS]
     assert sorted(obs) == expected and obs[PIXELS].shape == (3 * STACK, 48, 48)
-    if policy_input == "pixels+proprio":
-        np.testing.assert_allclose(obs[PROPRIO], run.env.unwrapped.pusher_xy, atol=1e-6)
-    for entry in obs.values():
-        assert not np.isclose(entry.astype(np.float64).ravel()[:, None], puck).all(axis=1).any()
-    buffer = run.model.replay_buffer
-    assert PIXELS not in buffer.observations  # no image is stored twice
+    assert obs[PIXELS].dtype == np.uint8  # frames: no coordinate can hide in them
+    if proprio:
+        np.testing.assert_allclose(obs[PROPRIO], pusher, atol=1e-6)
+        assert not np.isclose(obs[PROPRIO][:, None], puck).any()
+    buffer = learned.model.replay_buffer
+    assert sorted(buffer.observations) == expected[1:]  # no image stored twice, no puck
     batch = buffer.sample(16)
     assert sorted(batch.observations) == sorted(batch.next_observations) == expected
-    if policy_input == "pixels+proprio":
+    if proprio:
         assert batch.observations[PROPRIO].shape == (16, 2)
 
 
-def test_a_batch_reads_its_stacks_from_the_frame_store(tmp_path):
-    run = pixel_run(tmp_path)
-    run.model.learn(150)
-    buffer = run.model.replay_buffer
-    buffer.shift = 0  # unshifted, the batch must be the stored frames themselves
+def test_a_batch_reads_its_stacks_from_the_frame_store(learned):
+    buffer = learned.model.replay_buffer
+    shift, buffer.shift = buffer.shift, 0  # unshifted, the batch must be the stored frames
     np.random.seed(3)
     batch = buffer.sample(8)
+    buffer.shift = shift
     np.random.seed(3)
     slots = np.random.randint(0, buffer.pos, size=8)
     keys = buffer.next_obs_keys[slots, 0]
-    frames = run.frames.get(keys.reshape(-1)).reshape(8, STACK, 48, 48, 3)
+    frames = learned.frames.get(keys.reshape(-1)).reshape(8, STACK, 48, 48, 3)
     expected = frames.transpose(0, 1, 4, 2, 3).reshape(8, 3 * STACK, 48, 48)
     np.testing.assert_array_equal(batch.next_observations[PIXELS].numpy(), expected)
     assert (
@@ -64,9 +73,8 @@ def test_random_shift_moves_each_image_within_the_pad():
     assert len({(int(r), int(c)) for r, c in zip(rows, cols, strict=True)}) > 5
 
 
-def test_only_the_critics_loss_trains_the_encoder(tmp_path):
-    run = pixel_run(tmp_path)
-    policy = run.model.policy
+def test_only_the_critics_loss_trains_the_encoder(learned):
+    policy = learned.model.policy
     encoder = policy.critic.features_extractor
     assert isinstance(encoder, PixelEncoder)
     assert policy.critic_target.features_extractor is not encoder
@@ -74,10 +82,9 @@ def test_only_the_critics_loss_trains_the_encoder(tmp_path):
     actor_params = {id(p) for p in policy.actor.optimizer.param_groups[0]["params"]}
     encoder_params = {id(p) for p in encoder.parameters()}
     assert encoder_params <= critic_params and not encoder_params & actor_params
-    run.model.learn(TINY["learning_starts"] + 10)
     before = [p.detach().clone() for p in encoder.parameters()]
     actor_before = [p.detach().clone() for p in policy.actor.parameters()]
-    run.model.train(gradient_steps=1, batch_size=16)
+    learned.model.train(gradient_steps=1, batch_size=16)
     assert any(not torch.equal(a, b) for a, b in zip(before, encoder.parameters(), strict=True))
     assert any(
         not torch.equal(a, b) for a, b in zip(actor_before, policy.actor.parameters(), strict=True)
@@ -111,6 +118,13 @@ def test_a_pixel_run_resumes_and_evaluates_from_its_checkpoint(tmp_path):
     assert resumed.train()["steps"] == 300
     result = evaluation.evaluate(out, episodes=1, video=True)
     assert (out / "policy.mp4").stat().st_size > 0 and result["episodes"] == 1
+    # a pickle planted where the frame-key arrays live is refused, never run
+    marker = tmp_path / "pwned"
+    latest = checkpoint.latest(out)
+    (latest / "replay.npz").write_bytes(pickle.dumps(Payload(marker)))
+    with pytest.raises(UserInputError, match="is damaged"):
+        agent.TrainingRun(run_config.load_run_config(out), resume=True)
+    assert not marker.exists()
 
 
 @pytest.mark.slow

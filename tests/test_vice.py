@@ -6,7 +6,7 @@ import pytest
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
-from reward_learning import agent, evaluation, metrics, run_config
+from reward_learning import agent, checkpoint, evaluation, metrics, run_config
 from reward_learning.classifier import SuccessClassifier
 from reward_learning.cli import main
 from reward_learning.config import save_config
@@ -23,7 +23,7 @@ from reward_learning.vice import (
     LearnedRewardWrapper,
     mix_negatives,
 )
-from tests.conftest import TINY
+from tests.conftest import tiny_run
 
 
 def reset_images(n, seed=0):
@@ -146,15 +146,8 @@ def test_tap_hides_ground_truth_and_answers_only_asked_keys():
         tap.truth(np.array([99]))
 
 
-def tiny_run(tmp_path, reward, task="push", **overrides):
-    config = run_config.TrainConfig(
-        task=task, reward=reward, out=str(tmp_path / reward), **{**TINY, **overrides}
-    )
-    return agent.TrainingRun(config)
-
-
 def test_policy_batches_carry_no_images_when_the_policy_reads_state(tmp_path):
-    run = tiny_run(tmp_path, "vice")
+    run = tiny_run(tmp_path / "vice", reward="vice")
     run.model.learn(120)
     batch = run.model.replay_buffer.sample(8)
     assert batch.observations.shape == batch.next_observations.shape == (8, 4)
@@ -162,7 +155,7 @@ def test_policy_batches_carry_no_images_when_the_policy_reads_state(tmp_path):
 
 
 def test_relabelling_follows_the_classifier(tmp_path):
-    run = tiny_run(tmp_path, "vice")
+    run = tiny_run(tmp_path / "vice", reward="vice")
     run.model.learn(250, callback=run._callbacks())
     buffer, callback = run.model.replay_buffer, run.classifier_callback
     n = buffer.size()
@@ -215,7 +208,7 @@ class ScriptedOracle:
 
 
 def test_query_round_asks_the_top_frames_without_duplicates(tmp_path):
-    run = tiny_run(tmp_path, "vice-raq")
+    run = tiny_run(tmp_path / "vice-raq", reward="vice-raq")
     run.model.learn(150)  # fill the frame store
     frames = stored_frames(run)
     brightness = {img.tobytes(): float(img.mean()) for img in frames}
@@ -240,7 +233,7 @@ def test_query_round_asks_the_top_frames_without_duplicates(tmp_path):
 
 
 def test_answers_are_stored_before_they_are_used_and_undo_retracts(tmp_path):
-    run = tiny_run(tmp_path, "vice-raq")
+    run = tiny_run(tmp_path / "vice-raq", reward="vice-raq")
     run.model.learn(150)
     store = LabelStore(tmp_path / "labels.sqlite", "t", "push")
     data = ClassifierData(run.goals)
@@ -269,16 +262,18 @@ def test_answers_are_stored_before_they_are_used_and_undo_retracts(tmp_path):
 )
 def test_end_to_end_run_writes_every_output(tmp_path, task, reward, overrides):
     video = reward == "vice-raq"
-    run = tiny_run(tmp_path, reward, task=task, video=video, **overrides)
+    run = tiny_run(tmp_path / reward, reward=reward, task=task, video=video, **overrides)
     summary = run.train()
     out = tmp_path / reward
+    saved = checkpoint.latest(out).name
+    assert checkpoint.read_state(out / saved)["step"] == 300
     expected = [
         "config.json",
         "metrics.csv",
         "success.png",
-        "checkpoint-300/learner.pt",
-        "checkpoint-300/replay.npz",
-        "checkpoint-300/frames.npy",
+        f"{saved}/learner.pt",
+        f"{saved}/replay.npz",
+        f"{saved}/frames.npy",
         "summary.json",
         "labels.sqlite",
         "goals.npz",
@@ -287,7 +282,7 @@ def test_end_to_end_run_writes_every_output(tmp_path, task, reward, overrides):
     if reward == "vice-raq":
         expected.append("queries.png")  # every asked frame, its answer and P(success)
     if reward in ("vice-raq", "vice", "classifier"):
-        expected.append("checkpoint-300/classifier.pt")
+        expected.append(f"{saved}/classifier.pt")
     if video:
         expected.append("policy.mp4")
     for name in expected:
@@ -311,7 +306,7 @@ def test_end_to_end_run_writes_every_output(tmp_path, task, reward, overrides):
 
 
 def test_resume_continues_steps_and_keeps_every_label(tmp_path):
-    first = tiny_run(tmp_path, "vice-raq", steps=200)
+    first = tiny_run(tmp_path / "vice-raq", reward="vice-raq", steps=200)
     first.train()
     labels = [(a.id, a.label) for a in first.store.answers()]
     assert labels
@@ -340,7 +335,9 @@ class AnswersByStep(BaseCallback):
 
 
 def test_a_late_simulated_person_answers_each_round_delay_steps_after_it(tmp_path):
-    run = tiny_run(tmp_path, "vice-raq", steps=400, eval_every=200, oracle_delay=150)
+    run = tiny_run(
+        tmp_path / "vice-raq", reward="vice-raq", steps=400, eval_every=200, oracle_delay=150
+    )
     seen = AnswersByStep(run)
     summary = run.train(extra_callbacks=(seen,))
     # Rounds at 200, 300 and 400: the first round's answers arrive at 350 (at the next poll of
@@ -428,7 +425,7 @@ def guarded_training_env(monkeypatch):
 
 def test_learner_never_reads_ground_truth(tmp_path, guarded_training_env):
     """During training only the tap (for the simulated oracle) and evaluation read is_success."""
-    run = tiny_run(tmp_path, "vice-raq")
+    run = tiny_run(tmp_path / "vice-raq", reward="vice-raq")
     run.train()
     # gym.make's passive checker inspects the first step's info values; it is not the learner.
     readers = {r for r in guarded_training_env if not r.startswith("gymnasium.utils.passive_env")}
@@ -447,7 +444,7 @@ def test_the_ground_truth_guard_catches_a_leak(tmp_path, guarded_training_env):
             obs, reward, terminated, truncated, info = self.env.step(action)
             return obs, reward + info["is_success"], terminated, truncated, info
 
-    run = tiny_run(tmp_path, "vice-raq")
+    run = tiny_run(tmp_path / "vice-raq", reward="vice-raq")
     run.tap.env = Leak(run.tap.env)  # a learner-side wrapper that peeks at ground truth
     run.model.learn(20)
     assert any(r.endswith("Leak.step") for r in guarded_training_env)
@@ -455,12 +452,14 @@ def test_the_ground_truth_guard_catches_a_leak(tmp_path, guarded_training_env):
 
 def test_exploration_negatives_update_the_classifier_only_when_answers_arrive(tmp_path):
     exploration = {"policy_negatives": "exploration"}
-    unanswered = tiny_run(tmp_path / "later", "vice-raq", oracle="later", **exploration)
+    unanswered = tiny_run(
+        tmp_path / "later" / "vice-raq", reward="vice-raq", oracle="later", **exploration
+    )
     unanswered.train()
     assert unanswered.classifier.version == 1  # trained once, then nothing new to learn from
-    answered = tiny_run(tmp_path / "simulated", "vice-raq", **exploration)
+    answered = tiny_run(tmp_path / "simulated" / "vice-raq", reward="vice-raq", **exploration)
     answered.train()
     assert answered.labels_used > 0 and answered.classifier.version > 1
-    vice = tiny_run(tmp_path / "vice", "vice")
+    vice = tiny_run(tmp_path / "vice" / "vice", reward="vice")
     vice.train()
     assert vice.classifier.version > 1  # VICE: every `classifier_every` steps
