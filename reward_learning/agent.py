@@ -65,7 +65,7 @@ class MetricsCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         assert isinstance(self.parent, EvalCallback)
-        row = self.run._metrics_row(
+        row = self.run.metrics_row(
             float(np.mean(self.parent.evaluations_successes[-1])),
             float(self.parent.last_mean_reward),
         )
@@ -405,9 +405,10 @@ class TrainingRun:
             success, mean_return = rollout(self.model, env, c.eval_episodes)
         finally:
             env.close()
-        append_metrics(self.out / "metrics.csv", self._metrics_row(success, mean_return))
+        append_metrics(self.out / "metrics.csv", self.metrics_row(success, mean_return))
 
-    def _metrics_row(self, success_rate: float, eval_return: float) -> dict[str, float]:
+    def metrics_row(self, success_rate: float, eval_return: float) -> dict[str, float]:
+        """The row of ``metrics.csv`` for an evaluation at the current step."""
         counts = self.store.counts()
         return {
             "step": self.model.num_timesteps,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reward_learning.figures import figure
 from reward_learning.labels import StoredLabel
 
 COLUMNS = 8
@@ -14,22 +15,15 @@ ANSWER_NAMES = {1: "success", 0: "failure", None: "pending"}
 
 
 def _grid(images: Sequence[np.ndarray], titles: Sequence[str], title: str, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = max(1, -(-len(images) // COLUMNS))
-    fig, axes = plt.subplots(rows, COLUMNS, figsize=(COLUMNS * 1.4, rows * 1.8), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, image, text in zip(axes.flat, images, titles, strict=False):
-        ax.imshow(image, interpolation="nearest")
-        ax.set_title(text, fontsize=6)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    size = (COLUMNS * 1.4, rows * 1.8)
+    with figure(path, rows, COLUMNS, figsize=size, squeeze=False) as (fig, axes):
+        for ax in axes.flat:
+            ax.axis("off")
+        for ax, image, text in zip(axes.flat, images, titles, strict=False):
+            ax.imshow(image, interpolation="nearest")
+            ax.set_title(text, fontsize=6)
+        fig.suptitle(title, fontsize=9)
     return path
 
 

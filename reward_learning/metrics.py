@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from reward_learning import checkpoint
+from reward_learning.figures import figure
 
 
 def keep_metrics_until(path: Path, step: int) -> None:
@@ -63,32 +64,26 @@ def plot_metrics(run_dir: Path, success_source: str = "ground truth") -> Path | 
     rows = read_metrics(run_dir / "metrics.csv")
     if not rows:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     steps = [r["step"] for r in rows]
-    fig, (ax, ax_return) = plt.subplots(1, 2, figsize=(10, 4))
-    ax.plot(steps, [r["success_rate"] for r in rows], "o-", label="success rate")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("env steps")
-    ax.set_ylabel(
-        "ground-truth success rate"
-        if success_source == "ground truth"
-        else "success rate (the classifier's verdict)"
-    )
-    labels_ax = ax.twinx()
-    labels_ax.plot(steps, [r["labels"] for r in rows], "--", color="tab:gray", label="labels used")
-    labels_ax.set_ylabel("oracle labels used")
-    ax.grid(alpha=0.3)
-    ax_return.plot(steps, [r["eval_return"] for r in rows], "o-", color="tab:green")
-    ax_return.set_xlabel("env steps")
-    ax_return.set_ylabel("eval return (env reward = success per step)")
-    ax_return.grid(alpha=0.3)
-    fig.suptitle(run_dir.name)
-    fig.tight_layout()
     path = run_dir / "success.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with figure(path, 1, 2, figsize=(10, 4)) as (fig, (ax, ax_return)):
+        ax.plot(steps, [r["success_rate"] for r in rows], "o-", label="success rate")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel(
+            "ground-truth success rate"
+            if success_source == "ground truth"
+            else "success rate (the classifier's verdict)"
+        )
+        labels_ax = ax.twinx()
+        labels_ax.plot(
+            steps, [r["labels"] for r in rows], "--", color="tab:gray", label="labels used"
+        )
+        labels_ax.set_ylabel("oracle labels used")
+        ax.grid(alpha=0.3)
+        ax_return.plot(steps, [r["eval_return"] for r in rows], "o-", color="tab:green")
+        ax_return.set_xlabel("env steps")
+        ax_return.set_ylabel("eval return (env reward = success per step)")
+        ax_return.grid(alpha=0.3)
+        fig.suptitle(run_dir.name)
     return path

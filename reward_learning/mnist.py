@@ -26,6 +26,7 @@ from reward_learning.active import NEEDS_EMBEDDINGS, STRATEGIES, ActiveLearner
 from reward_learning.config import check_ranges, save_config
 from reward_learning.devices import PRECISIONS, inference_dtype, resolve_device
 from reward_learning.errors import UserInputError
+from reward_learning.figures import figure
 from reward_learning.labels import LabelStore, stored_answers
 from reward_learning.oracles import Oracle, Query, SimulatedOracle
 from reward_learning.typicality import embed_pixels, pixel_pca
@@ -527,7 +528,11 @@ def validate(config: MnistConfig) -> None:
         UserInputError: one line naming the field, the value, what is allowed.
     """
     check_ranges(config, MNIST_RANGES)
-    for name, allowed in {**MNIST_CHOICES, "precision": PRECISIONS, "lr_schedule": LR_SCHEDULES}.items():
+    for name, allowed in {
+        **MNIST_CHOICES,
+        "precision": PRECISIONS,
+        "lr_schedule": LR_SCHEDULES,
+    }.items():
         values = config.strategy if name == "strategy" else [getattr(config, name)]
         for value in values:
             if value not in allowed:
@@ -617,33 +622,28 @@ def labels_to_reach(points: list[CurvePoint], strategy: str, seed: int, accuracy
 
 def plot_curves(points: list[CurvePoint], path: Path) -> None:
     """Test accuracy vs labels, one line per strategy (mean over seeds, min-max band)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for strategy in dict.fromkeys(p.strategy for p in points):
-        labels, accuracy = mean_curve(points, strategy)
-        seeds = sorted({p.seed for p in points if p.strategy == strategy})
-        per_seed = np.array(
-            [[p.accuracy for p in points if p.strategy == strategy and p.seed == s] for s in seeds]
-        )
-        baseline = strategy == "random"
-        (line,) = ax.plot(
-            labels, accuracy, "--" if baseline else "-", color="black" if baseline else None,
-            label=f"{strategy} ({len(seeds)} seeds)",
-        )  # fmt: skip
-        if len(seeds) > 1 and per_seed.ndim == 2:
-            ax.fill_between(
-                labels, per_seed.min(0), per_seed.max(0), color=line.get_color(), alpha=0.15
+    with figure(path, figsize=(9, 4.5), dpi=120) as (fig, ax):
+        for strategy in dict.fromkeys(p.strategy for p in points):
+            labels, accuracy = mean_curve(points, strategy)
+            seeds = sorted({p.seed for p in points if p.strategy == strategy})
+            per_seed = np.array(
+                [
+                    [p.accuracy for p in points if p.strategy == strategy and p.seed == s]
+                    for s in seeds
+                ]
             )
-    ax.set_xlabel("labelled images")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("Pool-based active learning (mean over seeds, min-max band)")
-    ax.grid(alpha=0.3)
-    # Beside the axes, not over the curves (nine strategies once hid two of them).
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+            baseline = strategy == "random"
+            (line,) = ax.plot(
+                labels, accuracy, "--" if baseline else "-", color="black" if baseline else None,
+                label=f"{strategy} ({len(seeds)} seeds)",
+            )  # fmt: skip
+            if len(seeds) > 1 and per_seed.ndim == 2:
+                ax.fill_between(
+                    labels, per_seed.min(0), per_seed.max(0), color=line.get_color(), alpha=0.15
+                )
+        ax.set_xlabel("labelled images")
+        ax.set_ylabel("test accuracy")
+        ax.set_title("Pool-based active learning (mean over seeds, min-max band)")
+        ax.grid(alpha=0.3)
+        # Beside the axes, not over the curves (nine strategies once hid two of them).
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)

@@ -26,6 +26,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from reward_learning.aggregate import iqm_interval
 from reward_learning.config import check_ranges
 from reward_learning.errors import UserInputError
+from reward_learning.figures import figure
 from reward_learning.metrics import read_metrics
 from reward_learning.run_config import TrainConfig, load_run_config, task_config, validate
 
@@ -376,30 +377,22 @@ def _curves(rows: list[dict[str, Any]]) -> dict[str, dict[int, list[dict[str, An
 
 def plot_curves(rows: list[dict[str, Any]], path: Path, ylabel: str = "success rate") -> Path:
     """Mean success vs env steps per variant (thin lines: each seed) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for index, (variant, curves) in enumerate(_curves(rows).items()):
-        color = f"C{index % 10}"
-        for curve in curves.values():
-            ax.plot(
-                [float(r["step"]) for r in curve], [float(r["success_rate"]) for r in curve],
-                color=color, alpha=0.25, linewidth=0.8,
-            )  # fmt: skip
-        grid = sorted({float(r["step"]) for c in curves.values() for r in c})
-        mean = [np.nanmean([success_at(c, step) for c in curves.values()]) for step in grid]
-        ax.plot(grid, mean, "o-", color=color, label=f"{variant} ({len(curves)} seeds)")
-    ax.set_xlabel("env steps")
-    ax.set_ylabel(ylabel)
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with figure(path, figsize=(8, 4.5)) as (fig, ax):
+        for index, (variant, curves) in enumerate(_curves(rows).items()):
+            color = f"C{index % 10}"
+            for curve in curves.values():
+                ax.plot(
+                    [float(r["step"]) for r in curve], [float(r["success_rate"]) for r in curve],
+                    color=color, alpha=0.25, linewidth=0.8,
+                )  # fmt: skip
+            grid = sorted({float(r["step"]) for c in curves.values() for r in c})
+            mean = [np.nanmean([success_at(c, step) for c in curves.values()]) for step in grid]
+            ax.plot(grid, mean, "o-", color=color, label=f"{variant} ({len(curves)} seeds)")
+        ax.set_xlabel("env steps")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     return path
 
 
