@@ -1,7 +1,7 @@
 """SAC or TQC on a learned reward: the training run behind ``reward-learning train``.
 
-The policy reads the state vector (fast on a CPU) or the image (a CNN, for GPU users); the
-reward only ever reads images. Everything the method adds to SAC is a callback: classifier
+The policy reads what ``--policy-input`` names (the state vector, or camera frames and maybe
+the robot's proprioception: :mod:`reward_learning.pixels`); the reward only ever reads images. Everything the method adds to SAC is a callback: classifier
 updates (:mod:`reward_learning.vice`), success queries (:mod:`reward_learning.queries`),
 evaluation, checkpoints (:mod:`reward_learning.checkpoint`) and the metrics file.
 """
