@@ -38,6 +38,8 @@ benchmarks: install
 	$(PY) -m benchmarks.push_dense_reference
 	$(PY) -m benchmarks.push_learning
 	$(PY) -m benchmarks.drape_learning
+	$(PY) -m benchmarks.pixel_update --write
+	$(PY) -m benchmarks.pixel_learning --write
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
