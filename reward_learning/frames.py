@@ -162,7 +162,7 @@ class FrameRecorder(gym.Wrapper[Any, Any, Any, Any]):
         return obs, float(reward), terminated, truncated, info
 
 
-class _FrameKeys:
+class FrameKeysMixin:
     """Mixin for SB3 replay buffers: the frame key of every slot.
 
     ``frame_keys`` is int64 ``(buffer_size, n_envs)``, filled from ``info["frame_key"]`` when
@@ -195,11 +195,11 @@ class _FrameKeys:
         return self.frame_keys[:filled, 0]
 
 
-class FrameReplayBuffer(_FrameKeys, ReplayBuffer):
+class FrameReplayBuffer(FrameKeysMixin, ReplayBuffer):
     """SB3's replay buffer for flat observations, plus each transition's frame key."""
 
 
-class FrameNStepReplayBuffer(_FrameKeys, NStepReplayBuffer):
+class FrameNStepReplayBuffer(FrameKeysMixin, NStepReplayBuffer):
     """SB3's n-step replay buffer, plus each transition's frame key.
 
     It sums the n rewards when it samples, so relabelled rewards count at once.
@@ -212,7 +212,7 @@ FrameKeyedBuffer = FrameReplayBuffer | FrameNStepReplayBuffer
 def frame_buffer(model: Any) -> FrameKeyedBuffer:
     """The frame-keyed replay buffer of an off-policy SB3 model."""
     buffer = getattr(model, "replay_buffer", None)
-    assert isinstance(buffer, _FrameKeys), (
+    assert isinstance(buffer, FrameKeysMixin), (
         "the learned reward needs an off-policy model built with a frame-keyed replay buffer"
     )
     return buffer  # type: ignore[return-value]

@@ -32,7 +32,7 @@ from stable_baselines3.common.type_aliases import DictReplayBufferSamples
 from stable_baselines3.sac.policies import MultiInputPolicy as SACMultiInputPolicy
 from torch import nn
 
-from reward_learning.frames import FRAME_KEY, FrameStore, _FrameKeys
+from reward_learning.frames import FRAME_KEY, FrameKeysMixin, FrameStore
 from reward_learning.registry import Registry
 
 PIXELS, PROPRIO = "pixels", "proprio"  # the policy's observation entries
@@ -121,7 +121,7 @@ def random_shift(images: torch.Tensor, pad: int) -> torch.Tensor:
     return shifted.permute(0, 3, 1, 2)
 
 
-class PixelReplayBuffer(_FrameKeys, DictReplayBuffer):
+class PixelReplayBuffer(FrameKeysMixin, DictReplayBuffer):
     """SB3's dict replay buffer holding frame keys where other buffers hold images.
 
     The ``pixels`` entry is not stored: each transition keeps the keys of its two frame stacks
