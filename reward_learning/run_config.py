@@ -121,9 +121,9 @@ class TrainConfig:
     """Classifier targets become eps/2 and 1 - eps/2 (SERL): bounds how far a confident
     classifier pushes the reward of policy frames down."""
     gradient_steps: int = 2
-    """SAC gradient steps per env step."""
+    """SAC gradient steps per env step (pixel inputs: 1)."""
     batch_size: int = 128
-    """Transitions per SAC gradient step."""
+    """Transitions per SAC gradient step (pixel inputs: 64)."""
     algo: str = "sac"
     """The policy's learner: sac (Stable-Baselines3) or tqc (sb3-contrib's truncated quantile
     critics; same API, five distributional critics)."""
@@ -152,7 +152,7 @@ class TrainConfig:
     and the robot's own effector state: what a camera-only robot has)."""
     encoder: str = "lean"
     """A pixel policy's encoder (pixels.ENCODERS): lean (three stride-2 convolutions) or drq
-    (DrQ's: one stride-2, three stride-1; about 2.5x the gradient step's time on a CPU)."""
+    (DrQ's: one stride-2, three stride-1; slower on a CPU)."""
     proprio: str = ""
     """With --env and --policy-input pixels+proprio: which entries of the env's flattened
     observation are the robot's own state (e.g. 0-3,8); the bundled tasks declare theirs."""
