@@ -191,13 +191,8 @@ class DrQNormalizedTQCPolicy(DrQPolicy, NormalizedTQCMultiInputPolicy):
     """TQC's pixel policy (a DrQ encoder) with :class:`NormalizedQuantileCritic` critics."""
 
 
-NORMALIZED_POLICIES = {
-    ("sac", True): NormalizedCriticPolicy,
-    ("sac", False): NormalizedCriticMultiInputPolicy,
-    ("tqc", True): NormalizedTQCPolicy,
-    ("tqc", False): NormalizedTQCMultiInputPolicy,
-}
-"""The policy class by algorithm and whether the policy reads the state vector alone."""
+NORMALIZED_POLICIES = {"sac": NormalizedCriticPolicy, "tqc": NormalizedTQCPolicy}
+"""State policies with normalized critics, by algorithm (pixel policies: ``DRQ_POLICIES``)."""
 
 
 def policy_vec_env(
@@ -249,7 +244,7 @@ def make_learner(
         "replay_buffer_kwargs": {"n_steps": c.n_steps, "gamma": c.gamma} if c.n_steps > 1 else None,
     }
     if c.critic != "mlp":
-        policy = NORMALIZED_POLICIES[c.algo, True]
+        policy = NORMALIZED_POLICIES[c.algo]
         policy_kwargs["critic"] = c.critic
     if pixels:
         policy = DRQ_POLICIES[c.algo, c.critic != "mlp"]

@@ -22,7 +22,13 @@ from reward_learning.oracles import require_display
 from reward_learning.pixels import ENCODERS
 from reward_learning.queries import QUERY_STRATEGIES
 from reward_learning.rewards import REWARD_MODES
-from reward_learning.tasks import POLICY_INPUTS, TASKS, parse_indices, task_traits
+from reward_learning.tasks import (
+    POLICY_INPUTS,
+    TASKS,
+    parse_indices,
+    proprio_indices,
+    task_traits,
+)
 from reward_learning.vice import POLICY_NEGATIVES, RETRAIN_MODES, REWARD_FORMS
 
 ORACLES: tuple[str, ...] = ("simulated", "human", "later")
@@ -308,17 +314,7 @@ def check_gym_task(config: TrainConfig) -> None:
                 "nothing to read"
             )
     if POLICY_INPUTS.build(config.policy_input).proprio:
-        indices = parse_indices(config.proprio) if config.proprio else traits.proprio
-        if not indices:
-            raise UserInputError(
-                f"--env {config.task} declares no proprioception: name the robot's own entries "
-                "of its flattened observation with --proprio (e.g. 0-3)"
-            )
-        if max(indices) >= traits.state_size:
-            raise UserInputError(
-                f"--proprio {config.proprio}: {config.task}'s state vector has "
-                f"{traits.state_size} entries"
-            )
+        proprio_indices(config.task, config.proprio, traits.proprio, traits.state_size)
     if config.goal_dir is None and not traits.can_pose_success:
         raise UserInputError(
             f"--env {config.task} cannot put itself in a success state: give pictures of "

@@ -77,7 +77,12 @@ class PolicyInput:
         """
         if not self.pixels:
             return gym.wrappers.FlattenObservation(gym.wrappers.FilterObservation(env, ["state"]))
-        indices = proprio_indices(env, proprio) if self.proprio else None
+        indices = None
+        if self.proprio:
+            name = env.spec.id if env.spec else str(env)
+            declared = tuple(getattr(env.unwrapped, "proprio", ()))
+            size = env.observation_space["state"].shape[0]  # type: ignore[index]
+            indices = proprio_indices(name, proprio, declared, size)
         return PixelStack(env, indices)
 
 
@@ -114,21 +119,28 @@ def parse_indices(text: str) -> tuple[int, ...]:
     return tuple(indices)
 
 
-def proprio_indices(env: gym.Env[Any, Any], text: str = "") -> tuple[int, ...]:
-    """The entries of ``env``'s state vector that are the robot's own state.
+def proprio_indices(
+    name: str, text: str, declared: tuple[int, ...], state_size: int
+) -> tuple[int, ...]:
+    """The entries of a task's state vector that are the robot's own state.
+
+    Args:
+        name: the task, for messages.
+        text: ``--proprio`` (``"0-3,8"``), or ``""`` for what the env declares.
+        declared: the env's own ``proprio`` (a bundled task's; ``()`` for most envs).
+        state_size: entries of the flattened state vector.
 
     Raises:
-        UserInputError: the env declares none and ``text`` names none, or one is out of range.
+        UserInputError: none named nor declared, or one out of range.
     """
-    indices = parse_indices(text) if text else tuple(getattr(env.unwrapped, "proprio", ()))
+    indices = parse_indices(text) if text else declared
     if not indices:
         raise UserInputError(
-            f"{env.spec.id if env.spec else env} declares no proprioception: name the robot's "
-            "own entries of its flattened observation with --proprio (e.g. 0-3)"
+            f"--env {name} declares no proprioception: name the robot's own entries of its "
+            "flattened observation with --proprio (e.g. 0-3)"
         )
-    size = env.observation_space["state"].shape[0]  # type: ignore[index]
-    if max(indices) >= size:
-        raise UserInputError(f"--proprio {text}: the state vector has {size} entries")
+    if max(indices) >= state_size:
+        raise UserInputError(f"--proprio {text}: {name}'s state vector has {state_size} entries")
     return indices
 
 
