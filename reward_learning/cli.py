@@ -11,19 +11,20 @@ from pathlib import Path
 
 from reward_learning.config import add_arguments, from_namespace
 from reward_learning.errors import DISK_FULL, UserInputError
-from reward_learning.labels import LabelStore
+from reward_learning.questions.labels import LabelStore
 
 
 def _mnist(args: argparse.Namespace) -> None:
-    from reward_learning import mnist
+    from reward_learning.mnist import experiment
+    from reward_learning.mnist.settings import MnistConfig
 
-    config = from_namespace(mnist.MnistConfig, args)
+    config = from_namespace(MnistConfig, args)
     oracle = None
     if config.oracle == "human":
-        from reward_learning.oracles import digit_window_oracle
+        from reward_learning.questions.oracles import digit_window_oracle
 
         oracle = digit_window_oracle()
-    points = mnist.run_experiment(config, oracle, overwrite=args.overwrite)
+    points = experiment.run_experiment(config, oracle, overwrite=args.overwrite)
     final = {p.strategy: p for p in points if p.seed == 0}
     for strategy, point in final.items():
         print(
@@ -33,21 +34,32 @@ def _mnist(args: argparse.Namespace) -> None:
 
 
 def _collect_goals(args: argparse.Namespace) -> None:
-    from reward_learning.goals import render_goals, save_goals
+    from reward_learning.reward.goals import render_goals, save_goals
 
     if args.n < 1:
         raise UserInputError(f"-n {args.n}: expected at least one goal image")
     if not 16 <= args.image_size <= 512:
         raise UserInputError(f"--image-size {args.image_size}: expected a value in [16, 512]")
-    images = render_goals(args.task, args.n, args.image_size, args.seed)
-    out = save_goals(images, args.out or f"goals/{args.task}")
-    print(f"{len(images)} goal images of {args.task} in {out}/ (PNG files and goals.npz)")
+    if (args.task is None) == (args.env is None):
+        raise UserInputError("name a task (push, drape) or an env (--env ID), one of them")
+    task = args.task or args.env
+    if args.task is None:
+        from reward_learning.tasks.make import task_traits
+
+        if not task_traits(task, args.env_kwargs).can_pose_success:
+            raise UserInputError(
+                f"--env {task} cannot put itself in a success state: photograph or export "
+                "goal images and give them to train with --goal-dir"
+            )
+    images = render_goals(task, args.n, args.image_size, args.seed, env_kwargs=args.env_kwargs)
+    out = save_goals(images, args.out or f"goals/{task.replace('/', '_').replace(':', '_')}")
+    print(f"{len(images)} goal images of {task} in {out}/ (PNG files and goals.npz)")
 
 
 def _train(args: argparse.Namespace) -> None:
-    from reward_learning import agent, run_config
+    from reward_learning.run import settings, training
 
-    fields = vars(run_config.TrainConfig())
+    fields = vars(settings.TrainConfig())
     given = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     if args.resume is not None and args.overwrite:
         raise UserInputError(
@@ -59,16 +71,16 @@ def _train(args: argparse.Namespace) -> None:
         given["task"] = args.env
         importable_from_working_directory()
     if args.resume is not None:
-        config = run_config.load_run_config(args.resume)
-        run_config.confirm_task(config, args.env)
+        config = settings.load_run_config(args.resume)
+        settings.confirm_task(config, args.env)
         for name, value in given.items():
-            if name not in run_config.RESUMABLE and value != getattr(config, name):
+            if name not in settings.RESUMABLE and value != getattr(config, name):
                 raise UserInputError(
                     f"--{name.replace('_', '-')} cannot change when a run resumes (it was "
                     f"{getattr(config, name)!r}); start a new run with --out to change it"
                 )
             setattr(config, name, value)
-        run = agent.TrainingRun(config, resume=True)
+        run = training.TrainingRun(config, resume=True)
     else:
         if "task" not in given:
             raise UserInputError(
@@ -76,7 +88,7 @@ def _train(args: argparse.Namespace) -> None:
                 "or --resume RUN_DIR"
             )
         given.setdefault("out", f"runs/{given['task'].replace(':', '_')}")
-        run = agent.TrainingRun(run_config.task_config(**given), overwrite=args.overwrite)
+        run = training.TrainingRun(settings.task_config(**given), overwrite=args.overwrite)
     try:
         summary = run.train()
     except KeyboardInterrupt:
@@ -117,7 +129,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> None:
-    from reward_learning import run_dir, sweep
+    from reward_learning.run import directory, sweep
 
     config = from_namespace(sweep.SweepConfig, args)
     trials = sweep.plan(config)
@@ -128,12 +140,12 @@ def _sweep(args: argparse.Namespace) -> None:
             "sweep runs on Ray Tune, which is not installed: pip install 'reward-learning[sweep]'"
         ) from error
     out = Path(config.out)
-    run_dir.check_new_dir(out, run_dir.SWEEP_ENTRIES, overwrite=True, what="sweep")
+    directory.check_new_dir(out, directory.SWEEP_ENTRIES, overwrite=True, what="sweep")
     if config.address:
         sweep.check_address(config.address)
     if args.overwrite and out.exists():
-        run_dir.clear(out, run_dir.SWEEP_ENTRIES)
-    run_dir.create(out)
+        directory.clear(out, directory.SWEEP_ENTRIES)
+    directory.create(out)
     print(
         f"{len(trials)} trials on Ray Tune; run directories in {out}/runs (a sweep started "
         "again continues them)"
@@ -153,8 +165,8 @@ def importable_from_working_directory() -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from reward_learning.evaluation import evaluate
-    from reward_learning.run_config import confirm_task, load_run_config
+    from reward_learning.run.evaluation import evaluate
+    from reward_learning.run.settings import confirm_task, load_run_config
 
     if args.episodes < 1:
         raise UserInputError(f"--episodes {args.episodes}: expected a value >= 1")
@@ -172,7 +184,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _store(run_dir: str) -> LabelStore:
-    from reward_learning.labels import LabelStore
+    from reward_learning.questions.labels import LabelStore
 
     path = Path(run_dir)
     if not path.is_dir():
@@ -189,7 +201,7 @@ def answer_kind(run: Path, store: LabelStore) -> tuple[tuple[int, ...] | None, i
     Any other directory is an MNIST experiment: digits (10 classes), of the shape of the answers
     already stored (``None`` before the first).
     """
-    from reward_learning.run_config import load_run_config
+    from reward_learning.run.settings import load_run_config
 
     try:
         size = load_run_config(run).image_size
@@ -200,7 +212,7 @@ def answer_kind(run: Path, store: LabelStore) -> tuple[tuple[int, ...] | None, i
 
 
 def _labels(args: argparse.Namespace) -> None:
-    from reward_learning.labels import export_labels, import_labels
+    from reward_learning.questions.labels import export_labels, import_labels
 
     store = _store(args.run_dir)
     try:
@@ -220,7 +232,7 @@ def _labels(args: argparse.Namespace) -> None:
                 f"for an answer in {store.path} ({counts.corrected} corrected)"
             )
         elif args.action == "review":
-            from reward_learning.review import review
+            from reward_learning.questions.review import review
 
             flips = review(store)
             print(f"{flips} answers corrected in {store.path}; resume the run to train on them")
@@ -251,9 +263,9 @@ def _labels(args: argparse.Namespace) -> None:
 def _label(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from reward_learning.oracles import Query, success_window_oracle
-    from reward_learning.run_config import confirm_task, load_run_config
-    from reward_learning.scenes import SceneView
+    from reward_learning.questions.oracles import Query, success_window_oracle
+    from reward_learning.run.settings import confirm_task, load_run_config
+    from reward_learning.tasks.scenes import SceneView
 
     store = _store(args.run_dir)
     pending = store.pending()
@@ -280,38 +292,39 @@ def _label(args: argparse.Namespace) -> None:
     print(f"{len(answered)} answers stored in {store.path}; resume the run to use them")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of every subcommand."""
-    from reward_learning.mnist import MNIST_CHOICES, MnistConfig
+def _mnist_arguments(mnist: argparse.ArgumentParser) -> None:
+    from reward_learning.mnist.settings import MNIST_CHOICES, MnistConfig
 
-    parser = argparse.ArgumentParser(
-        prog="reward-learning",
-        description="Rewards learned from goal images and a few success queries; MNIST active learning.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    mnist = commands.add_parser("mnist", help="pool-based active learning on MNIST vs random")
     mnist.add_argument(
         "--overwrite", action="store_true", help="start over in an --out that holds an experiment"
     )
     add_arguments(mnist, MnistConfig, choices=MNIST_CHOICES)
     mnist.set_defaults(run=_mnist)
 
+
+def _collect_goals_arguments(goals: argparse.ArgumentParser) -> None:
     from reward_learning.tasks import TASKS
 
-    goals = commands.add_parser(
-        "collect-goals", help="render goal images from random success states"
-    )
-    goals.add_argument("task", choices=TASKS, help="the task")
+    goals.add_argument("task", nargs="?", choices=TASKS, help="the task (or --env)")
+    goals.add_argument(
+        "--env", metavar="ID",
+        help="a Gymnasium env that can pose success (Meta-World/MT1 with the metaworld extra)",
+    )  # fmt: skip
+    goals.add_argument(
+        "--env-kwargs", default="", metavar="JSON",
+        help='the env\'s keyword arguments, e.g. \'{"env_name": "drawer-close-v3"}\'',
+    )  # fmt: skip
     goals.add_argument("-n", type=int, default=80, help="how many images (default: 80)")
     goals.add_argument("--image-size", type=int, default=64, help="pixels (default: 64)")
     goals.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     goals.add_argument("--out", default=None, help="output folder (default: goals/TASK)")
     goals.set_defaults(run=_collect_goals)
 
-    from reward_learning.run_config import TrainConfig, train_choices
 
-    train = commands.add_parser("train", help="SAC on a learned reward (VICE-RAQ by default)")
+def _train_arguments(train: argparse.ArgumentParser) -> None:
+    from reward_learning.run.settings import TrainConfig, train_choices
+    from reward_learning.tasks import TASKS
+
     train.add_argument("task", nargs="?", choices=TASKS, help="the task (omit with --resume)")
     train.add_argument(
         "--env", metavar="ID",
@@ -330,11 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(run=_train)
 
-    from reward_learning.sweep import SweepConfig
 
-    sweep = commands.add_parser(
-        "sweep", help="many seeds and settings at once, as Ray Tune trials (pip install .[sweep])"
-    )
+def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
+    from reward_learning.run.settings import train_choices
+    from reward_learning.run.sweep import SweepConfig
+
     sweep.add_argument("task", help="the task (push, drape) or a Gymnasium env id")
     sweep.add_argument(
         "--overwrite", action="store_true", help="start over in an --out that holds a sweep"
@@ -342,7 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(sweep, SweepConfig, choices={"reward": train_choices()["reward"]}, skip=("task",))
     sweep.set_defaults(run=_sweep)
 
-    evaluate = commands.add_parser("evaluate", help="success rate (and video) of a trained run")
+
+def _evaluate_arguments(evaluate: argparse.ArgumentParser) -> None:
     evaluate.add_argument("run_dir", help="a run directory written by `train`")
     evaluate.add_argument("--episodes", type=int, default=50, help="episodes (default: 50)")
     evaluate.add_argument(
@@ -354,21 +368,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(run=_evaluate)
 
-    labels = commands.add_parser(
-        "labels", help="list, review (flip wrong answers), export or import a run's labels"
-    )
+
+def _labels_arguments(labels: argparse.ArgumentParser) -> None:
     labels.add_argument("action", choices=("list", "review", "export", "import"))
     labels.add_argument("run_dir", help="a run directory (holds labels.sqlite)")
     labels.add_argument("--folder", help="export to / import from this folder of PNGs + labels.csv")
     labels.set_defaults(run=_labels)
 
-    label = commands.add_parser(
-        "label", help="answer, in a window, the frames a run saved for later"
-    )
+
+def _label_arguments(label: argparse.ArgumentParser) -> None:
     label.add_argument("run_dir", help="a run trained with --oracle later")
     label.add_argument("--grid", action="store_true", help="show up to 9 frames at once")
     label.add_argument("--env", metavar="ID", help="the run's own module:Id env, named again")
     label.set_defaults(run=_label)
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "mnist": ("pool-based active learning on MNIST vs random", _mnist_arguments),
+    "collect-goals": ("render goal images from random success states", _collect_goals_arguments),
+    "train": ("SAC on a learned reward (VICE-RAQ by default)", _train_arguments),
+    "sweep": (
+        "many seeds and settings at once, as Ray Tune trials (pip install .[sweep])",
+        _sweep_arguments,
+    ),
+    "evaluate": ("success rate (and video) of a trained run", _evaluate_arguments),
+    "labels": (
+        "list, review (flip wrong answers), export or import a run's labels",
+        _labels_arguments,
+    ),
+    "label": ("answer, in a window, the frames a run saved for later", _label_arguments),
+}
+"""Each subcommand's one-line help and the function that adds its arguments."""
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or of ``command`` alone with the others only named.
+
+    As pip builds only the command it runs: ``reward-learning --help`` names the commands and
+    imports no module of theirs, so it loads neither torch nor MuJoCo.
+    """
+    parser = argparse.ArgumentParser(
+        prog="reward-learning",
+        description="Rewards learned from goal images and a few success queries; MNIST active learning.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, add) in COMMANDS.items():
+        subparser = commands.add_parser(name, help=help_text)
+        if command is None or command == name:
+            add(subparser)
     return parser
 
 
@@ -393,9 +440,9 @@ _NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; user errors print one line and exit with status 2."""
-    args = build_parser().parse_args(
-        attach_negative_numbers(sys.argv[1:] if argv is None else argv)
-    )
+    tokens = attach_negative_numbers(sys.argv[1:] if argv is None else argv)
+    command = tokens[0] if tokens and tokens[0] in COMMANDS else ""
+    args = build_parser(command).parse_args(tokens)
     run: Callable[[argparse.Namespace], None] = args.run
     try:
         run(args)

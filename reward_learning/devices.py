@@ -26,9 +26,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-PRECISIONS: tuple[str, ...] = ("auto", "float32", "bfloat16")
-
-
 def inference_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
     """The dtype a network's forward passes compute in (training stays float32).
 

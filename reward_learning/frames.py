@@ -5,9 +5,9 @@ One owner for the rule "a frame's key is the order in which the training env pro
 * :class:`FrameStore` holds every next-state image the training env produced, by key.
 * :class:`FrameRecorder` (a Gymnasium wrapper) files each step's image in the store and puts
   its key in ``info["frame_key"]``; the policy reads only what
-  :func:`reward_learning.tasks.policy_view` passes on.
+  :func:`reward_learning.tasks.make.policy_view` passes on.
 * :class:`FrameReplayBuffer` / :class:`FrameNStepReplayBuffer` (SB3's ``replay_buffer_class``;
-  pixel policies' :class:`~reward_learning.pixels.PixelReplayBuffer`) remember the frame key of
+  pixel policies' :class:`~reward_learning.learner.pixels.PixelReplayBuffer`) remember the frame key of
   every slot, so :func:`relabel` can recompute the rewards of the
   stored transitions from their images whatever the buffer's size, wrap-around or algorithm.
 
@@ -32,7 +32,7 @@ class FrameStore:
     """Next-state images by key (``0, 1, 2 ...`` in the order they were produced).
 
     Beside each frame it keeps, where the env has one, the scene state that draws the moment
-    again (:mod:`reward_learning.scenes`), so that a person asked about the frame sees it large.
+    again (:mod:`reward_learning.tasks.scenes`), so that a person asked about the frame sees it large.
 
     Args:
         image_shape: ``(H, W, 3)`` of every frame.
@@ -48,6 +48,11 @@ class FrameStore:
     def image_shape(self) -> tuple[int, ...]:
         """``(H, W, 3)``."""
         return self._frames.shape[1:]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes allocated for frames and scene states (up to twice what is filled)."""
+        return self._frames.nbytes + (0 if self._scenes is None else self._scenes.nbytes)
 
     def add(self, image: np.ndarray, scene: np.ndarray | None = None) -> int:
         """File one uint8 ``(H, W, 3)`` frame and its float ``(S,)`` scene state; returns its key."""
@@ -123,7 +128,7 @@ class FrameRecorder(gym.Wrapper[Any, Any, Any, Any]):
 
     ``info["frame_key"]`` names the frame; observations pass on unchanged. With each frame goes
     ``scene(env)``, the state that draws the moment again (a
-    :func:`~reward_learning.scenes.scene_state`), where one is given.
+    :func:`~reward_learning.tasks.scenes.scene_state`), where one is given.
 
     Args:
         env: emits ``{"image": uint8 (H, W, 3), ...}``.
@@ -169,6 +174,8 @@ class FrameKeysMixin:
     SB3 adds a transition.
     """
 
+    key_arrays: tuple[str, ...] = ("frame_keys",)
+    """The buffer's arrays of frame keys, beside SB3's own (a checkpoint saves them by name)."""
     buffer_size: int
     n_envs: int
     pos: int

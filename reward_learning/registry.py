@@ -2,12 +2,18 @@
 
 A registry is the one table that the command line's choices, :func:`validate`'s checks and
 ``--help`` read (imitation's scripts and Gymnasium's ``register`` work the same way): a new
-reward mode or query strategy is one ``register`` call beside its code, from this package or
-from outside it, and the run receives the built object, never its name.
+reward mode or query strategy is one ``register`` call, from this package or from outside it,
+and the run receives the built object, never its name.
+
+A builder may be given as an entry point, ``"package.module:name"``, imported when first used,
+as Gymnasium's ``register(id, entry_point=...)`` does: each subpackage's ``__init__`` lists its
+components that way, so that the command line's choices and ``--help`` load neither torch nor
+MuJoCo.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -27,11 +33,13 @@ class Registry(Generic[T]):
     def __init__(self, kind: str, flag: str) -> None:
         self.kind = kind
         self.flag = flag
-        self._builders: dict[str, Callable[..., T]] = {}
+        self._builders: dict[str, Callable[..., T] | str] = {}
         self._docs: dict[str, str] = {}
 
-    def register(self, name: str, builder: Callable[..., T], doc: str) -> None:
+    def register(self, name: str, builder: Callable[..., T] | str, doc: str) -> None:
         """Add ``name``; ``doc`` says in a few words what it does (shown by ``--help``).
+
+        ``builder``: a callable, or its entry point ``"package.module:name"``.
 
         Raises:
             ValueError: ``name`` is registered already.
@@ -66,7 +74,12 @@ class Registry(Generic[T]):
     def get(self, name: str) -> Callable[..., T]:
         """The builder (or, for plain-function components such as strategies, the function)."""
         self.check(name)
-        return self._builders[name]
+        builder = self._builders[name]
+        if isinstance(builder, str):
+            module, _, attribute = builder.partition(":")
+            builder = getattr(importlib.import_module(module), attribute)
+            self._builders[name] = builder
+        return builder
 
     def build(self, name: str, *args: object, **kwargs: object) -> T:
         """The component ``name``, built from ``args`` (checked first)."""

@@ -1,5 +1,8 @@
 """Bad input at the command line: one line naming the problem, exit status 2, no traceback."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -22,6 +25,9 @@ def no_display(monkeypatch):
         (["train", "--steps", "10"], "name a task"),
         (["train", "--resume", "/no/such/run"], "not a run directory"),
         (["evaluate", "/no/such/run"], "not a run directory"),
+        (["collect-goals"], "name a task (push, drape) or an env"),
+        (["collect-goals", "push", "--env", "Reacher-v5"], "name a task (push, drape) or an env"),
+        (["collect-goals", "--env", "Reacher-v5"], "cannot put itself in a success state"),
         (["mnist", "--data", "/no/such/dir"], "dataset directory /no/such/dir does not exist"),
         (["mnist", "--oracle", "human"], "needs a display"),
         (["mnist", "--rounds", "-1", "--out", "/tmp/never"], "--rounds -1: expected a value >= 0"),
@@ -124,3 +130,21 @@ def test_an_out_that_is_a_file_is_refused(tmp_path, capsys):
     assert main(["train", "push", "--out", str(out), "--no-progress"]) == 2
     assert "is a file" in capsys.readouterr().err
     assert out.read_text() == "mine"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["mnist", "--help"]])
+def test_help_loads_neither_torch_nor_mujoco(argv):
+    """``--help`` reads the subpackages' menus of choices, not the code behind them."""
+    child = (
+        "import sys\n"
+        "from reward_learning.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted({'torch', 'mujoco', 'stable_baselines3'} & set(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, check=True
+    )
+    assert "reward-learning" in result.stdout and result.stdout.splitlines()[-1] == "[]"

@@ -1,10 +1,20 @@
+"""The frame store and the replay buffers that name frames by key."""
+
 import numpy as np
 import pytest
 
-from reward_learning import agent, run_config
 from reward_learning.frames import FrameRecorder, FrameStore, relabel
-from reward_learning.tasks import make_env
+from reward_learning.run import settings, training
+from reward_learning.tasks.make import make_env
 from tests.conftest import tiny_run
+
+
+def test_policy_batches_carry_no_images_when_the_policy_reads_state(tmp_path):
+    run = tiny_run(tmp_path / "vice", reward="vice")
+    run.model.learn(120)
+    batch = run.model.replay_buffer.sample(8)
+    assert batch.observations.shape == batch.next_observations.shape == (8, 4)
+    assert run.frames.size == 120 and run.frames.get(slice(0, 120)).any()  # the reward's frames
 
 
 def frame(value, size=8):
@@ -98,9 +108,9 @@ def test_resumed_runs_continue_frame_keys_without_reuse(tmp_path, algo, critic):
     first.train()
     asked = {a.key for a in first.store.answers(include_skipped=True)}
     assert first.frames.size == 200 and asked
-    config = run_config.load_run_config(tmp_path / "run")
+    config = settings.load_run_config(tmp_path / "run")
     config.steps = 400
-    second = agent.TrainingRun(config, resume=True)
+    second = training.TrainingRun(config, resume=True)
     assert second.frames.size == 200
     second.train()
     assert second.frames.size == 400

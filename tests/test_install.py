@@ -16,7 +16,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import envs, reward_learning
 assert envs.__file__.startswith(sys.argv[1]), envs.__file__  # the installed copy, not the checkout
 from reward_learning.cli import main
-from reward_learning.tasks import make_env
+from reward_learning.tasks.make import make_env
 for task in ("push", "drape"):
     make_env(task).reset(seed=0)
 sys.exit(main(["train", "push", "--steps", "400", "--learning-starts", "100",

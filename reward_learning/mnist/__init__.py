@@ -1,0 +1,1 @@
+"""The MNIST demo: pool-based active learning on the uncertainty core."""

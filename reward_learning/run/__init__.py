@@ -1,0 +1,1 @@
+"""A training run and many: settings, run directory, checkpoints, evaluation, metrics, sweeps."""
