@@ -17,9 +17,9 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np
 
 from envs.push import TARGET
-from reward_learning.classifier import SuccessClassifier
-from reward_learning.goals import render_goals
-from reward_learning.tasks import make_env
+from reward_learning.reward.classifier import SuccessClassifier
+from reward_learning.reward.goals import render_goals
+from reward_learning.tasks.make import make_env
 
 BINS = (0.01, 0.03, 0.045, 0.055, 0.07, 0.09, 0.12, 0.16)  # metres
 SETTINGS = ((4, 1.0), (0, 1.0), (2, 1.0), (0, 0.0))  # (random shift in pixels, mixup alpha)

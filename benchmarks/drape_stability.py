@@ -18,7 +18,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np
 
 from benchmarks.report import machine, update_section
-from reward_learning.tasks import make_env
+from reward_learning.tasks.make import make_env
 
 
 def stress(episodes: int, seed: int = 0) -> dict[str, float]:

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from benchmarks.report import machine, update_section
-from reward_learning.tasks import TASKS, make_env
+from reward_learning.tasks import TASKS
+from reward_learning.tasks.make import make_env
 
 
 def steps_per_second(env: gym.Env, steps: int, render: bool = False) -> float:

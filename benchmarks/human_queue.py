@@ -19,8 +19,8 @@ import time
 from stable_baselines3.common.callbacks import BaseCallback
 
 from benchmarks.report import machine, update_section
-from reward_learning.agent import TrainingRun
-from reward_learning.run_config import task_config
+from reward_learning.run.settings import task_config
+from reward_learning.run.training import TrainingRun
 
 
 class Clock(BaseCallback):

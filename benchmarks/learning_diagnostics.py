@@ -28,7 +28,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from envs.push import SUCCESS_RADIUS, TARGET
 from reward_learning.frames import frame_buffer
-from reward_learning.metrics import read_metrics
+from reward_learning.run.metrics import read_metrics
 
 
 class PushRewardDiagnostics(BaseCallback):

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 
 from benchmarks.report import machine, update_section
-from reward_learning import mnist
 from reward_learning.devices import inference_dtype
+from reward_learning.mnist import experiment
+from reward_learning.mnist.settings import MnistConfig
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fashion_mnist"
 STRATEGIES = [
@@ -36,18 +37,20 @@ BUDGETS = (100, 200, 320)
 TARGETS = (0.70, 0.75)
 
 
-def run_one(job: tuple[mnist.MnistConfig, str, int]) -> list[mnist.CurvePoint]:
+def run_one(job: tuple[MnistConfig, str, int]) -> list[experiment.CurvePoint]:
     """One strategy and seed, in a worker process with one torch thread."""
     config, strategy, seed = job
     torch.set_num_threads(1)
-    data = mnist.split(mnist.load_digits(config.data), config.initial, config.n_test, seed)
-    return list(mnist.run_strategy(config, strategy, seed, data))
+    data = experiment.split(
+        experiment.load_digits(config.data), config.initial, config.n_test, seed
+    )
+    return list(experiment.run_strategy(config, strategy, seed, data))
 
 
 def forward_seconds(threads: int, precision: str, n_items: int = 60_000) -> float:
     """Seconds of one forward pass of the CNN over ``n_items`` digits at ``threads`` threads."""
     torch.set_num_threads(threads)
-    estimator = mnist.CNNEstimator(device="cpu", precision=precision)
+    estimator = experiment.CNNEstimator(device="cpu", precision=precision)
     digits = np.random.default_rng(0).integers(0, 255, (n_items, 28, 28), dtype=np.uint8)
     estimator.predict_proba(digits[:1000])  # warm-up
     started = time.perf_counter()
@@ -55,20 +58,20 @@ def forward_seconds(threads: int, precision: str, n_items: int = 60_000) -> floa
     return time.perf_counter() - started
 
 
-def bald_round_seconds(config: mnist.MnistConfig, threads: int = 2) -> mnist.CurvePoint:
+def bald_round_seconds(config: MnistConfig, threads: int = 2) -> experiment.CurvePoint:
     """One BALD round (10 MC-dropout passes over the whole pool) at ``threads`` threads."""
     torch.set_num_threads(threads)
-    data = mnist.split(mnist.load_digits(config.data), config.initial, config.n_test, 0)
-    one_round = mnist.MnistConfig(strategy=["bald"], rounds=1, data=config.data)
-    return list(mnist.run_strategy(one_round, "bald", 0, data))[1]
+    data = experiment.split(experiment.load_digits(config.data), config.initial, config.n_test, 0)
+    one_round = MnistConfig(strategy=["bald"], rounds=1, data=config.data)
+    return list(experiment.run_strategy(one_round, "bald", 0, data))[1]
 
 
-def timings(config: mnist.MnistConfig) -> str:
+def timings(config: MnistConfig) -> str:
     """The forward pass over 60,000 digits by precision and threads, and one BALD round."""
     seconds = {(p, t): forward_seconds(t, p) for p in ("float32", "bfloat16") for t in (1, 2)}
     bald = bald_round_seconds(config)
     return (
-        f"The CNN's forward pass over 60,000 28x28 images, batches of {mnist.INFERENCE_BATCH}, "
+        f"The CNN's forward pass over 60,000 28x28 images, batches of {experiment.INFERENCE_BATCH}, "
         f"channels-last: float32 {seconds['float32', 1]:.1f} s on one thread, "
         f"{seconds['float32', 2]:.1f} s on two; bfloat16 {seconds['bfloat16', 1]:.1f} s and "
         f"{seconds['bfloat16', 2]:.1f} s (before: 31.5 s on one thread, float32 in batches of "
@@ -79,7 +82,7 @@ def timings(config: mnist.MnistConfig) -> str:
     )
 
 
-def median_at(points: list[mnist.CurvePoint], strategy: str, labels: int) -> float:
+def median_at(points: list[experiment.CurvePoint], strategy: str, labels: int) -> float:
     """Median test accuracy over seeds at ``labels`` labels."""
     return float(
         np.median([p.accuracy for p in points if p.strategy == strategy and p.labels == labels])
@@ -87,8 +90,8 @@ def median_at(points: list[mnist.CurvePoint], strategy: str, labels: int) -> flo
 
 
 def report(
-    points: list[mnist.CurvePoint],
-    config: mnist.MnistConfig,
+    points: list[experiment.CurvePoint],
+    config: MnistConfig,
     command: str,
     minutes: float,
     kept: int = 0,
@@ -107,7 +110,9 @@ def report(
 
     def labels_to(strategy: str, accuracy: float) -> float:
         return float(
-            np.median([mnist.labels_to_reach(points, strategy, s, accuracy) for s in range(seeds)])
+            np.median(
+                [experiment.labels_to_reach(points, strategy, s, accuracy) for s in range(seeds)]
+            )
         )
 
     def show(x: float) -> str:
@@ -177,10 +182,10 @@ def main() -> None:
         help="time the forward pass and a BALD round (run it alone on the machine), no runs",
     )
     args = parser.parse_args()
-    config = mnist.MnistConfig(
+    config = MnistConfig(
         strategy=args.strategies, rounds=args.rounds, seeds=args.seeds, data=args.data
     )
-    mnist.load_digits(config.data)  # a missing or broken folder fails here, in one line
+    experiment.load_digits(config.data)  # a missing or broken folder fails here, in one line
     if args.timings_only:
         body = (
             f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, alone on the machine: "
@@ -192,7 +197,7 @@ def main() -> None:
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
     curves = RESULTS / "curves.csv"
-    points = mnist.read_curves(curves) if args.resume and curves.exists() else []
+    points = experiment.read_curves(curves) if args.resume and curves.exists() else []
     finished = {(p.strategy, p.seed) for p in points if p.round == args.rounds}
     points = [p for p in points if (p.strategy, p.seed) in finished]
     jobs = [
@@ -206,7 +211,7 @@ def main() -> None:
         for done in as_completed([pool.submit(run_one, job) for job in jobs]):
             run = done.result()
             points += run
-            mnist.write_curves(points, curves)
+            experiment.write_curves(points, curves)
             last = run[-1]
             print(
                 f"{last.strategy} seed {last.seed}: {last.accuracy:.3f} at {last.labels} labels "
@@ -214,7 +219,7 @@ def main() -> None:
                 flush=True,
             )
     minutes = (time.perf_counter() - started) / 60
-    mnist.plot_curves(points, RESULTS / "curves.png")
+    experiment.plot_curves(points, RESULTS / "curves.png")
     command = (
         f"python -m benchmarks.mnist_full_size --data {args.data} --seeds {args.seeds} "
         f"--rounds {args.rounds} --parallel {args.parallel}"

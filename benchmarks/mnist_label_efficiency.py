@@ -15,7 +15,9 @@ import numpy as np
 import torch
 
 from benchmarks.report import machine, update_section
-from reward_learning import mnist, uncertainty
+from reward_learning.mnist import experiment
+from reward_learning.mnist.settings import LR_SCHEDULES, MnistConfig
+from reward_learning.questions import uncertainty
 
 STRATEGIES = ["bald", "entropy", "least-confident", "margin"]
 
@@ -40,7 +42,7 @@ def selection_timing(
 
 def forward_timing(n_items: int = 60_000, passes: int = 10) -> tuple[float, float]:
     """Seconds of the CNN's forward pass over ``n_items`` digits: one pass, and MC dropout."""
-    estimator = mnist.CNNEstimator(device="auto")
+    estimator = experiment.CNNEstimator(device="auto")
     digits = np.random.default_rng(0).integers(0, 255, (n_items, 28, 28), dtype=np.uint8)
     start = time.perf_counter()
     estimator.predict_proba(digits)
@@ -57,26 +59,29 @@ def main() -> None:
     parser.add_argument("--pool-sample", type=int, default=2000)
     parser.add_argument("--retrain", choices=("scratch", "warm"), default="warm")
     parser.add_argument("--train-steps", type=int, default=100)
-    parser.add_argument("--lr-schedule", choices=mnist.LR_SCHEDULES, default="constant")
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = mnist.MnistConfig(
+    config = MnistConfig(
         strategy=STRATEGIES, initial=20, queries=10, rounds=args.rounds, seeds=args.seeds,
         pool_sample=args.pool_sample, retrain=args.retrain, train_steps=args.train_steps,
         lr_schedule=args.lr_schedule, learning_rate=args.learning_rate,
         out="benchmarks/results/mnist",
     )  # fmt: skip
     started = time.perf_counter()
-    points = mnist.run_experiment(config)
+    points = experiment.run_experiment(config)
     minutes = (time.perf_counter() - started) / 60
     budget = config.initial + config.queries * config.rounds
 
     def median_labels(strategy: str, accuracy: float) -> float:
         return float(
             np.median(
-                [mnist.labels_to_reach(points, strategy, s, accuracy) for s in range(args.seeds)]
+                [
+                    experiment.labels_to_reach(points, strategy, s, accuracy)
+                    for s in range(args.seeds)
+                ]
             )
         )
 

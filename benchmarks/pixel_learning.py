@@ -1,16 +1,22 @@
-"""Push from pixels: success, labels, env steps per second and peak memory, every seed.
+"""Learning runs seed by seed: success, labels, env steps per second and peak memory.
 
-Usage: python -m benchmarks.pixel_learning [--inputs pixels+proprio pixels] [--modes vice-raq]
+Push or Drape from pixels by default; any task (a Gymnasium id with ``--env-kwargs`` and a
+``--name`` for its results) and any policy input.
+
+Usage: python -m benchmarks.pixel_learning [--task push] [--inputs pixels+proprio pixels] [--modes vice-raq]
        [--seeds 0 1 2 3 4] [--steps 30000] [--device cpu] [--threads 1] [--parallel 2]
-       [--deadline-min 0] [--out runs/bench/pixels] [--write]
-Each input x mode x seed is a `reward-learning train push --policy-input INPUT` run at the
-input's defaults (run_config.INPUT_SETTINGS), in its own process (no Ray: the GPU machine has
+       [--label-budget N] [--deadline-min 0] [--out runs/bench/pixels] [--write]
+       [--env-kwargs JSON --name NAME]
+Each input x mode x seed is a `reward-learning train TASK --policy-input INPUT` run at the
+task's and the input's defaults (settings.INPUT_SETTINGS; ``--label-budget`` overrides the labels a run may
+ask for), in its own process (no Ray: the GPU machine has
 none), ``--parallel`` at a time. A run's process writes ``bench.json`` beside its run: env steps
 per second over the whole run (classifier, queries and evaluations included) and its peak
 resident memory. ``--deadline-min`` stops the runs that are still going after that many minutes
-(their evaluations so far are kept and marked). ``--write`` puts the table in
-benchmarks/README.md (section ``pixels-DEVICE``) and the rows in
-benchmarks/results/pixels_DEVICE.csv.
+(their evaluations so far are kept and marked). ``--write`` puts a table per input and mode in
+benchmarks/README.md (section ``pixels-DEVICE-INPUT-MODE``, ``drape-pixels-...`` for Drape,
+``NAME-DEVICE-...`` for another task) and merges the rows into benchmarks/results/pixels_DEVICE.csv
+(``drape_pixels_DEVICE.csv``, ``NAME_DEVICE.csv``).
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import machine, update_section
-from reward_learning.aggregate import iqm_interval
-from reward_learning.metrics import read_metrics
+from reward_learning.run.aggregate import iqm_interval
+from reward_learning.run.metrics import read_metrics
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -39,15 +45,16 @@ def one(args: argparse.Namespace) -> None:
     """Train one run (a child process) and write its ``bench.json``."""
     import torch
 
-    from reward_learning import agent, run_config
+    from reward_learning.run import settings, training
 
-    config = run_config.task_config(
-        "push", policy_input=args.inputs[0], reward=args.modes[0], seed=args.seeds[0],
+    config = settings.task_config(
+        args.task, policy_input=args.inputs[0], reward=args.modes[0], seed=args.seeds[0],
         steps=args.steps, out=args.out, device=args.device, threads=args.threads,
-        progress=False, video=False,
+        progress=False, video=False, env_kwargs=args.env_kwargs,
+        **({"label_budget": args.label_budget} if args.label_budget is not None else {}),
     )  # fmt: skip
     torch.set_num_threads(args.threads)
-    run = agent.TrainingRun(config, overwrite=True)
+    run = training.TrainingRun(config, overwrite=True)
     started = time.perf_counter()
     summary = run.train()
     seconds = time.perf_counter() - started
@@ -59,6 +66,9 @@ def one(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", default="push", help="push, drape or a Gymnasium id")
+    parser.add_argument("--env-kwargs", default="", help="the env's keyword arguments (JSON)")
+    parser.add_argument("--name", default="", help="the results' name for a Gymnasium id")
     parser.add_argument("--inputs", nargs="+", default=["pixels+proprio"])
     parser.add_argument("--modes", nargs="+", default=["vice-raq"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
@@ -66,6 +76,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--label-budget", type=int)
     parser.add_argument("--deadline-min", type=float, default=0.0)
     parser.add_argument("--out", default="runs/bench/pixels")
     parser.add_argument("--write", action="store_true")
@@ -83,9 +94,11 @@ def main() -> None:
             policy_input, mode, seed = waiting.pop(0)
             out = Path(args.out) / f"{policy_input}_{mode}_s{seed}"
             command = [
-                sys.executable, "-m", "benchmarks.pixel_learning", "--one", "--inputs",
+                sys.executable, "-m", "benchmarks.pixel_learning", "--one", "--task", args.task, "--inputs",
                 policy_input, "--modes", mode, "--seeds", str(seed), "--steps", str(args.steps),
                 "--device", args.device, "--threads", str(args.threads), "--out", str(out),
+                "--env-kwargs", args.env_kwargs,
+                *(["--label-budget", str(args.label_budget)] if args.label_budget is not None else []),
             ]  # fmt: skip
             out.parent.mkdir(parents=True, exist_ok=True)
             log = open(f"{out}.log", "w")  # noqa: SIM115 - closed with the process
@@ -106,52 +119,91 @@ def main() -> None:
 
 
 def write(args: argparse.Namespace, runs: list[tuple[str, str, int]], minutes: float) -> None:
-    """Every run's curve to a CSV, a table per input and mode to stdout (and the README)."""
-    rows, lines = [], []
+    """A table per input and mode to stdout and, with ``--write``, to the README and the CSV.
+
+    ``--write`` merges: the CSV keeps the rows of other inputs, modes and seeds (this
+    invocation's seeds replace their own), and each input x mode has its own README section,
+    so that one measurement never erases another.
+    """
+    sections = []
+    rows = []
     for policy_input, mode in dict.fromkeys((i, m) for i, m, _ in runs):
-        last, labels, rates, peaks, ends = [], [], [], [], []
-        for seed in (s for i, m, s in runs if (i, m) == (policy_input, mode)):
+        seeds = [s for i, m, s in runs if (i, m) == (policy_input, mode)]
+        curves, stats = {}, {}
+        for seed in seeds:
             out = Path(args.out) / f"{policy_input}_{mode}_s{seed}"
-            curve = read_metrics(out / "metrics.csv") if (out / "metrics.csv").exists() else []
-            rows += [{"input": policy_input, "mode": mode, "seed": seed, **r} for r in curve]
-            bench = out / "bench.json"
-            stats = json.loads(bench.read_text()) if bench.exists() else None
-            if curve:
-                last.append(curve[-1]["success_rate"])
-                labels.append(curve[-1]["labels"])
-                ends.append(int(curve[-1]["step"]))
-            if stats:
-                rates.append(stats["steps_per_s"])
-                peaks.append(stats["peak_mb"])
-        if not last:
-            continue
-        mean, (low, high) = float(np.mean(last)), iqm_interval(np.array(last))[1:]
-        lines.append(
-            f"| {policy_input} | {mode} | {len(last)} | "
-            + ", ".join(f"{s:.0%} at {e / 1000:g}k" for s, e in zip(last, ends, strict=True))
-            + f" | {mean:.0%} | {iqm_interval(np.array(last))[0]:.0%} [{low:.0%}, {high:.0%}] | "
-            f"{np.mean(labels):.0f} | "
-            + (f"{np.mean(rates):.1f} | {max(peaks):.0f} |" if rates else "stopped early | |")
+            if (out / "metrics.csv").exists():
+                curves[seed] = read_metrics(out / "metrics.csv")
+                rows += [
+                    {"input": policy_input, "mode": mode, "seed": seed, **r} for r in curves[seed]
+                ]
+            if (out / "bench.json").exists():
+                stats[seed] = json.loads((out / "bench.json").read_text())
+        if curves:
+            sections.append(
+                (policy_input, mode, table(args, policy_input, mode, curves, stats, minutes))
+            )
+    for _, _, text in sections:
+        print(text, "", sep="\n")
+    if not args.write:
+        return
+    RESULTS.mkdir(exist_ok=True)
+    prefix = {"push": "pixels", "drape": "drape_pixels"}.get(args.task, args.name or "task")
+    path = RESULTS / f"{prefix}_{args.device}.csv"
+    ours = {(i, m, str(s)) for i, m, s in runs}
+    kept = []
+    if path.exists():
+        with open(path, newline="") as f:
+            kept = [r for r in csv.DictReader(f) if (r["input"], r["mode"], r["seed"]) not in ours]
+    merged = kept + rows
+    if merged:
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(merged[0]))
+            writer.writeheader()
+            writer.writerows(merged)
+    for policy_input, mode, text in sections:
+        update_section(f"{prefix.replace('_', '-')}-{args.device}-{policy_input}-{mode}", text)
+
+
+def table(
+    args: argparse.Namespace,
+    policy_input: str,
+    mode: str,
+    curves: dict[int, list[dict[str, float]]],
+    stats: dict[int, dict[str, float]],
+    minutes: float,
+) -> str:
+    """Success at every evaluation, seed by seed, then the spread at each seed's last one."""
+    steps = sorted({int(r["step"]) for curve in curves.values() for r in curve})
+    lines = []
+    for seed, curve in curves.items():
+        at = {int(r["step"]): r["success_rate"] for r in curve}
+        cells = [f"{at[s]:.0%}" if s in at else "" for s in steps]
+        rate = (
+            f"{stats[seed]['steps_per_s']:.1f} | {stats[seed]['peak_mb']:,.0f}"
+            if seed in stats
+            else "stopped | "
         )
-    table = [
+        lines.append(f"| {seed} | {' | '.join(cells)} | {curve[-1]['labels']:.0f} | {rate} |")
+    last = np.array([curve[-1]["success_rate"] for curve in curves.values()])
+    ends = sorted({int(curve[-1]["step"]) for curve in curves.values()})
+    middle, low, high = iqm_interval(last)
+    return "\n".join([
+        f"#### {args.name or args.task.capitalize()}, {policy_input}, {mode}",
+        "",
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}"
         + (" + CUDA" if args.device == "cuda" else "")
         + f": `python -m benchmarks.pixel_learning {' '.join(sys.argv[1:])}` ({minutes:.0f} min, "
-        f"{args.parallel} runs at a time, {args.threads} torch thread(s) each).",
+        f"{args.parallel} runs at a time, {args.threads} torch thread(s) each). Success over the "
+        "evaluation episodes at each evaluation:",
         "",
-        "| input | reward | seeds | each seed: success at its last evaluation | mean | IQM [95% CI] "
-        "| labels | env steps/s (whole run) | peak MB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| seed | " + " | ".join(f"{s / 1000:g}k" for s in steps) + " | labels | env steps/s | peak MB |",
+        "|---" * (len(steps) + 4) + "|",
         *lines,
-    ]
-    print("\n".join(table))
-    if args.write:
-        RESULTS.mkdir(exist_ok=True)
-        with open(RESULTS / f"pixels_{args.device}.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["input"])
-            writer.writeheader()
-            writer.writerows(rows)
-        update_section(f"pixels-{args.device}", "\n".join(table))
+        "",
+        f"At each seed's last evaluation ({', '.join(f'{e / 1000:g}k' for e in ends)}): mean "
+        f"{last.mean():.0%}, lowest {last.min():.0%}, IQM {middle:.0%} [{low:.0%}, {high:.0%}].",
+    ])  # fmt: skip
 
 
 if __name__ == "__main__":

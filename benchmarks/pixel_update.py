@@ -20,7 +20,7 @@ import time
 import torch
 
 from benchmarks.report import machine, update_section
-from reward_learning import agent, run_config
+from reward_learning.run import settings, training
 
 FILL = 600  # env steps before timing: random actions, frames filed and stacked
 
@@ -29,12 +29,12 @@ def measure(encoder: str, batch: int, threads: int, device: str) -> tuple[float,
     """(ms per gradient step, ms per env step without updates)."""
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as out:
-        config = run_config.task_config(
+        config = settings.task_config(
             "push", policy_input="pixels+proprio", encoder=encoder, batch_size=batch,
             learning_starts=FILL, steps=FILL, out=out, progress=False, video=False, device=device,
             threads=threads,
         )  # fmt: skip
-        run = agent.TrainingRun(config)
+        run = training.TrainingRun(config)
         model = run.model
         started = time.perf_counter()
         model.learn(FILL)  # random actions only: env, frame store and buffer

@@ -17,9 +17,10 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np
 
 from envs.push import SUCCESS_RADIUS, TARGET
-from reward_learning.classifier import SuccessClassifier
-from reward_learning.evaluation import load_policy
-from reward_learning.tasks import make_env, make_policy_env
+from reward_learning.learner.algorithms import normalized_like_training
+from reward_learning.reward.classifier import SuccessClassifier
+from reward_learning.run.evaluation import load_policy
+from reward_learning.tasks.make import make_env, make_policy_env
 
 
 def main() -> None:
@@ -28,7 +29,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20)
     args = parser.parse_args()
     config, saved, model, stats = load_policy(args.run_dir)
-    policy_env = make_policy_env("push", "state", config.image_size, stats)
+    policy_env = normalized_like_training(
+        make_policy_env("push", "state", config.image_size), config, stats
+    )
     classifier = SuccessClassifier(seed=config.seed, device="cpu")
     classifier.load(saved / "classifier.pt")
     env = make_env("push", obs_mode="dict", image_size=config.image_size)

@@ -25,8 +25,8 @@ import torch
 from stable_baselines3 import SAC
 
 from benchmarks.report import machine, update_section
-from reward_learning.evaluation import rollout_success
-from reward_learning.tasks import make_env
+from reward_learning.run.evaluation import rollout_success
+from reward_learning.tasks.make import make_env
 
 EVAL_EVERY = 2000
 EVAL_EPISODES = 20

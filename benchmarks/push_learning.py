@@ -22,8 +22,8 @@ from typing import Any
 
 from benchmarks.report import machine, update_section
 from reward_learning.errors import UserInputError
-from reward_learning.rewards import REWARD_MODES
-from reward_learning.sweep import (
+from reward_learning.reward import REWARD_MODES
+from reward_learning.run.sweep import (
     SweepConfig,
     Trial,
     TrialOutcome,
@@ -120,7 +120,7 @@ def report(task: str, rows: list[dict[str, Any]], command: str) -> None:
         f"Success = {SUCCESS[task]} at the end of an episode, over 50 evaluation episodes "
         "(ground truth, which the learner never sees). Each row: every seed's success at the "
         "run's last step, their mean, and the interquartile mean with a 95% bootstrap interval "
-        "(rliable's method: reward_learning/aggregate.py). Wall time is per run, runs side by "
+        "(rliable's method: reward_learning/run/aggregate.py). Wall time is per run, runs side by "
         "side with one torch thread each.",
         "",
         *results_table(rows, CHECKPOINTS[task]),

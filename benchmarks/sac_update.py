@@ -1,7 +1,7 @@
 """Milliseconds per SAC gradient step on Push's spaces, and where they go, by batch size and critic.
 
 Usage: python -m benchmarks.sac_update [--steps 300] [--threads 1]
-The learner is the one ``reward-learning train`` builds (``learners.make_learner``), on an env
+The learner is the one ``reward-learning train`` builds (``learner.algorithms.make_learner``), on an env
 with Push's state and action spaces and random transitions: the update's cost does not depend
 on what the transitions hold. Each row times ``--steps`` gradient steps after a warm-up, then
 splits another 100 by torch's profiler (self CPU time). The table goes into benchmarks/README.md.
@@ -21,9 +21,10 @@ from torch import profiler
 
 from benchmarks.report import machine, update_section
 from reward_learning.frames import FRAME_KEY, FrameStore
-from reward_learning.learners import make_learner
-from reward_learning.run_config import TrainConfig
-from reward_learning.tasks import make_env, policy_view
+from reward_learning.learner.algorithms import make_learner
+from reward_learning.run.settings import TrainConfig
+from reward_learning.tasks.make import make_env
+from reward_learning.tasks.views import policy_view
 
 VARIANTS: list[dict[str, Any]] = [
     {"batch_size": 128},

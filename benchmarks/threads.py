@@ -22,8 +22,8 @@ WORKER = """
 import json, os, sys, time
 os.environ.setdefault("MUJOCO_GL", "egl")
 from stable_baselines3.common.callbacks import BaseCallback
-from reward_learning.agent import TrainingRun
-from reward_learning.run_config import task_config
+from reward_learning.run.training import TrainingRun
+from reward_learning.run.settings import task_config
 
 threads, seconds, out = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 
