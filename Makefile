@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch,torch==2.13.0)
 export MUJOCO_GL ?= egl
 
-.PHONY: install demo test lint mnist benchmarks clean
+.PHONY: install demo test test-suites lint mnist benchmarks clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,14 @@ lint: install
 
 test: lint
 	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+# The benchmark suites' extras beside this package, in a venv of their own (MuJoCo 3.3.0).
+SUITES_VENV ?= .venv-suites
+test-suites:
+	python3 -m venv $(SUITES_VENV)
+	$(SUITES_VENV)/bin/pip install --quiet "$(TORCH)"
+	$(SUITES_VENV)/bin/pip install --quiet ".[metaworld,robotics,dev]"
+	$(SUITES_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/tasks/test_suites.py
 
 benchmarks: install
 	$(PY) -m benchmarks.env_speed

@@ -14,6 +14,9 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 from gymnasium.envs.registration import register, registry  # noqa: E402
 
 ENV_IDS = {"push": "reward_learning/Push-v0", "drape": "reward_learning/Drape-v0"}
+MUJOCO_NEEDED = {"drape": (4, 0)}
+"""The MuJoCo a task's scene needs where it is newer than the package's floor (3.3): Drape's cloth
+uses MuJoCo 4's flex elasticity (``elastic2d``), which 3.3 refuses as a schema violation."""
 _ENTRY_POINTS = {"push": "envs.push:PushEnv", "drape": "envs.drape:DrapeEnv"}
 
 for _task, _env_id in ENV_IDS.items():

@@ -1,6 +1,6 @@
 """Train SAC on Drape from 20 goal images and a simulated oracle (VICE-RAQ), then evaluate.
 
-Drape's own defaults (``run_config.TASK_SETTINGS``): 50k env steps, 20 goal images and SB3's
+Drape's own defaults (``run.settings.TASK_SETTINGS``): 50k env steps, 20 goal images and SB3's
 critics, otherwise Push's settings (SAC learning rate 1e-3, two gradient steps per env step,
 normalized observations); 40 labels, as benchmarked (the paper's real-robot drape needed 25k
 steps and 50 queries).
