@@ -6,14 +6,16 @@ Push or Drape from pixels by default; any task (a Gymnasium id with ``--env-kwar
 Usage: python -m benchmarks.pixel_learning [--task push] [--inputs pixels+proprio pixels] [--modes vice-raq]
        [--seeds 0 1 2 3 4] [--steps 30000] [--device cpu] [--threads 1] [--parallel 2]
        [--label-budget N] [--deadline-min 0] [--out runs/bench/pixels] [--write]
-       [--env-kwargs JSON --name NAME]
+       [--env-kwargs JSON --name NAME] [--resume]
 Each input x mode x seed is a `reward-learning train TASK --policy-input INPUT` run at the
 task's and the input's defaults (settings.INPUT_SETTINGS; ``--label-budget`` overrides the labels a run may
 ask for), in its own process (no Ray: the GPU machine has
 none), ``--parallel`` at a time. A run's process writes ``bench.json`` beside its run: env steps
 per second over the whole run (classifier, queries and evaluations included) and its peak
 resident memory. ``--deadline-min`` stops the runs that are still going after that many minutes
-(their evaluations so far are kept and marked). ``--write`` puts a table per input and mode in
+(their evaluations so far are kept and marked). ``--resume`` continues the runs already in
+``--out`` from their latest checkpoints up to ``--steps`` (their env steps per second then
+cover the steps run this time). ``--write`` puts a table per input and mode in
 benchmarks/README.md (section ``pixels-DEVICE-INPUT-MODE``, ``drape-pixels-...`` for Drape,
 ``NAME-DEVICE-...`` for another task) and merges the rows into benchmarks/results/pixels_DEVICE.csv
 (``drape_pixels_DEVICE.csv``, ``NAME_DEVICE.csv``).
@@ -47,21 +49,30 @@ def one(args: argparse.Namespace) -> None:
 
     from reward_learning.run import settings, training
 
-    config = settings.task_config(
-        args.task, policy_input=args.inputs[0], reward=args.modes[0], seed=args.seeds[0],
-        steps=args.steps, out=args.out, device=args.device, threads=args.threads,
-        progress=False, video=False, env_kwargs=args.env_kwargs,
-        **({"label_budget": args.label_budget} if args.label_budget is not None else {}),
-    )  # fmt: skip
+    resume = args.resume and (Path(args.out) / "config.json").exists()
+    if resume:
+        config = settings.load_run_config(args.out)
+        config.steps, config.device, config.threads = args.steps, args.device, args.threads
+    else:
+        config = settings.task_config(
+            args.task, policy_input=args.inputs[0], reward=args.modes[0], seed=args.seeds[0],
+            steps=args.steps, out=args.out, device=args.device, threads=args.threads,
+            progress=False, video=False, env_kwargs=args.env_kwargs,
+            **({"label_budget": args.label_budget} if args.label_budget is not None else {}),
+        )  # fmt: skip
     torch.set_num_threads(args.threads)
-    run = training.TrainingRun(config, overwrite=True)
+    run = training.TrainingRun(config, resume=resume, overwrite=not resume)
+    first_step = run.model.num_timesteps
     started = time.perf_counter()
     summary = run.train()
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     (Path(args.out) / "bench.json").write_text(
-        json.dumps({**summary, "steps_per_s": summary["steps"] / seconds, "peak_mb": peak_mb})
-    )
+        json.dumps({
+            **summary, "steps_per_s": (summary["steps"] - first_step) / seconds,
+            "peak_mb": peak_mb, "from_step": first_step,
+        })
+    )  # fmt: skip
 
 
 def main() -> None:
@@ -80,6 +91,9 @@ def main() -> None:
     parser.add_argument("--deadline-min", type=float, default=0.0)
     parser.add_argument("--out", default="runs/bench/pixels")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue runs already in --out up to --steps"
+    )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -97,7 +111,7 @@ def main() -> None:
                 sys.executable, "-m", "benchmarks.pixel_learning", "--one", "--task", args.task, "--inputs",
                 policy_input, "--modes", mode, "--seeds", str(seed), "--steps", str(args.steps),
                 "--device", args.device, "--threads", str(args.threads), "--out", str(out),
-                "--env-kwargs", args.env_kwargs,
+                "--env-kwargs", args.env_kwargs, *(["--resume"] if args.resume else []),
                 *(["--label-budget", str(args.label_budget)] if args.label_budget is not None else []),
             ]  # fmt: skip
             out.parent.mkdir(parents=True, exist_ok=True)
