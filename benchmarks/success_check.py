@@ -1,10 +1,11 @@
 """The success check's calibration: held-out AUC of goal images against random-action frames.
 
 Usage: python -m benchmarks.success_check TASK [--image-size 48] [--goals 10] [--env-kwargs JSON]
-       [--seeds 0 1] [--folds 5]
+       [--seeds 0 1] [--folds 5] [--steps 200]
 For each seed: the task's rendered goal images (as a run renders them), 2,000 frames of random
 actions (the frames a run's first classifier update sees), and
-``reward.visibility.held_out_separation`` with the run's first-update steps (200). A task whose
+``reward.visibility.held_out_separation`` with the run's first-update steps (200; ``--steps``
+asks what a classifier trained longer would tell apart). A task whose
 success shows at this size reads near 1; the run warns under ``VISIBLE_AUC``.
 """
 
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--env-kwargs", default="")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
     torch.set_num_threads(1)
     for seed in args.seeds:
@@ -57,13 +59,13 @@ def main() -> None:
         )  # fmt: skip
         frames = random_frames(args.task, args.image_size, args.env_kwargs, seed)
         separation = held_out_separation(
-            goals, frames, functools.partial(SuccessClassifier, seed=seed, device="cpu"), 200,
+            goals, frames, functools.partial(SuccessClassifier, seed=seed, device="cpu"), args.steps,
             args.folds, seed,
         )  # fmt: skip
         print(
             f"{args.task} {args.image_size} px {args.env_kwargs or 'default camera'}, seed {seed}: "
             f"AUC {separation.auc:.3f} over {separation.folds} folds of {separation.goals} goal "
-            f"images ({time.perf_counter() - started:.0f} s)",
+            f"images, {args.steps} steps ({time.perf_counter() - started:.0f} s)",
             flush=True,
         )
 

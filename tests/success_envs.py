@@ -18,7 +18,18 @@ SUCCESS_DISTANCE = 0.03  # fingertip to target, metres
 
 
 class SuccessReacher(ReacherEnv):
-    """Reacher-v5; success is the fingertip within 3 cm of the target (from ``reward_dist``)."""
+    """Reacher-v5; success is the fingertip within 3 cm of the target (from ``reward_dist``).
+
+    Args:
+        target_radius: the target sphere's radius in metres, drawn only (Reacher's is 9 mm,
+            a pixel or two at 48 px; ``SUCCESS_DISTANCE`` draws the success zone).
+        **kwargs: ``ReacherEnv``'s.
+    """
+
+    def __init__(self, target_radius: float | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if target_radius is not None:
+            self.model.geom_size[self.model.geom("target").id, 0] = target_radius
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = super().step(action)
