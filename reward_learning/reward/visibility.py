@@ -25,7 +25,8 @@ from reward_learning.reward.classifier import SuccessClassifier
 VISIBLE_AUC = 0.98
 """Held-out goal images that stand out from the policy's frames less often than this: the run
 warns that success may not show. Push and Drape read 1.00 at 48 px, Gymnasium's Reacher with
-its 1-2 px target 0.77-0.91 (benchmarks/README.md, Success check)."""
+its 1-2 px target 0.63-0.91, 0.71-0.93 with the target drawn as large as its success zone
+(benchmarks/README.md, Success check)."""
 
 
 def auc(positives: np.ndarray, negatives: np.ndarray) -> float:
@@ -54,9 +55,10 @@ class Separation:
             return f"success check: {measured}"
         return (
             f"warning: success may not show in {image_size}x{image_size} frames: {measured}, so "
-            f"the classifier's reward may teach something else; try --image-size "
-            f"{2 * image_size}, a camera closer to the task (--env-kwargs), or more goal images "
-            "(goals.png shows them beside the policy's frames)"
+            "the classifier's reward may teach something else; draw the goal as large as its "
+            "success zone in your env, bring the camera closer (--env-kwargs) or try "
+            f"--image-size {2 * image_size} (goals.png shows the goal images beside the "
+            "policy's frames)"
         )
 
 
