@@ -28,7 +28,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: lint
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2
 
 # The benchmark suites' extras beside this package, in a venv of their own (MuJoCo 3.3.0).
 SUITES_VENV ?= .venv-suites

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from reward_learning.cli import main
 from reward_learning.errors import UserInputError
@@ -49,14 +50,21 @@ def test_bad_seeds_and_cpus_are_one_line():
         plan(SweepConfig(cpus_per_trial=0))
 
 
+@pytest.fixture
+def one_ray(tmp_path_factory):
+    """One Ray at a time across the test workers (a cluster test's `ray stop` ends every Ray
+    here): a file lock beside the workers' temporary folders."""
+    with FileLock(tmp_path_factory.getbasetemp().parent / "ray.lock"):
+        yield
+
+
 def _rows(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 
 
-@pytest.mark.xdist_group("ray")  # one Ray at a time: `ray stop` below ends every Ray here
 @pytest.mark.slow
-def test_a_local_sweep_writes_table_plot_and_a_run_per_trial(tmp_path, capsys):
+def test_a_local_sweep_writes_table_plot_and_a_run_per_trial(one_ray, tmp_path, capsys):
     out = tmp_path / "sweep"
     argv = ["sweep", "push", "--seeds", "0-1", "--steps", "300", "--out", str(out), "--set"]
     assert main([*argv, *SHARED, "learning_rate=1e-3,3e-4"]) == 0
@@ -85,9 +93,8 @@ def test_a_corrupt_goal_folder_is_refused_before_ray_starts(tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.xdist_group("ray")
 @pytest.mark.slow
-def test_a_failing_trial_stops_no_other_and_a_rerun_continues_the_runs(tmp_path, capsys):
+def test_a_failing_trial_stops_no_other_and_a_rerun_continues_the_runs(one_ray, tmp_path, capsys):
     out = tmp_path / "sweep"
     argv = ["sweep", "push", "--seeds", "0-1", "--out", str(out), "--set", *SHARED]
     fails = ["--callbacks", "tests.success_envs:FailsOnOddSeeds"]
@@ -101,9 +108,8 @@ def test_a_failing_trial_stops_no_other_and_a_rerun_continues_the_runs(tmp_path,
     assert [r["step"] for r in _rows(out / "sweep.csv")] == ["150", "300", "450"]
 
 
-@pytest.mark.xdist_group("ray")
 @pytest.mark.slow
-def test_a_sweep_runs_on_a_two_node_cluster_with_token_authentication(tmp_path):
+def test_a_sweep_runs_on_a_two_node_cluster_with_token_authentication(one_ray, tmp_path):
     ray = str(Path(sys.executable).parent / "ray")
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
     port = "6391"
