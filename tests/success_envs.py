@@ -23,11 +23,19 @@ class SuccessReacher(ReacherEnv):
     Args:
         target_radius: the target sphere's radius in metres, drawn only (Reacher's is 9 mm,
             a pixel or two at 48 px; ``SUCCESS_DISTANCE`` draws the success zone).
+        goal_targets: where a success pose puts the target: ``"fingertip"`` (a random arm
+            pose, the target moved under its fingertip) or ``"sampled"`` (the target drawn as
+            Reacher draws it, the arm posed onto it by inverse kinematics).
         **kwargs: ``ReacherEnv``'s.
     """
 
-    def __init__(self, target_radius: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, target_radius: float | None = None, goal_targets: str = "fingertip", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        if goal_targets not in ("fingertip", "sampled"):
+            raise ValueError(f"goal_targets is 'fingertip' or 'sampled', not {goal_targets!r}")
+        self.goal_targets = goal_targets
         if target_radius is not None:
             self.model.geom_size[self.model.geom("target").id, 0] = target_radius
 
@@ -37,13 +45,38 @@ class SuccessReacher(ReacherEnv):
         return obs, reward, terminated, truncated, info
 
     def set_random_success_state(self, rng: np.random.Generator) -> np.ndarray:
-        """A random arm pose with the target under its fingertip."""
+        """An arm pose with the target under its fingertip (see ``goal_targets``)."""
         qpos = self.init_qpos.copy()
-        qpos[:2] = rng.uniform(-np.pi, np.pi, 2)
-        self.set_state(qpos, np.zeros(self.model.nv))
-        qpos[2:] = self.get_body_com("fingertip")[:2]
+        if self.goal_targets == "sampled":
+            qpos[2:] = self._sampled_target(rng)
+            qpos[:2] = self._reach(qpos[2:], elbow=rng.choice([-1.0, 1.0]))
+        else:
+            qpos[:2] = rng.uniform(-np.pi, np.pi, 2)
+            self.set_state(qpos, np.zeros(self.model.nv))
+            qpos[2:] = self.get_body_com("fingertip")[:2]
         self.set_state(qpos, np.zeros(self.model.nv))
         return self._get_obs()
+
+    @staticmethod
+    def _sampled_target(rng: np.random.Generator) -> np.ndarray:
+        """A target as ``ReacherEnv.reset_model`` draws one: uniform in a 0.2 m disc."""
+        while True:
+            target = rng.uniform(-0.2, 0.2, 2)
+            if np.linalg.norm(target) < 0.2:
+                return target
+
+    def _reach(self, target: np.ndarray, elbow: float) -> np.ndarray:
+        """Joint angles ``(2,)`` that put the fingertip on ``target`` (the nearest point the
+        two links reach), elbow bent one way (+1) or the other (-1)."""
+        upper = self.model.body("body1").pos[0]
+        lower = self.model.body("fingertip").pos[0]
+        reach = np.clip(np.linalg.norm(target), abs(upper - lower), upper + lower)
+        cos_elbow = (reach**2 - upper**2 - lower**2) / (2 * upper * lower)
+        bend = elbow * np.arccos(np.clip(cos_elbow, -1.0, 1.0))
+        shoulder = np.arctan2(target[1], target[0]) - np.arctan2(
+            lower * np.sin(bend), upper + lower * np.cos(bend)
+        )
+        return np.array([shoulder, bend])
 
 
 if "SuccessReacher-v0" not in registry:

@@ -34,6 +34,20 @@ def test_frames_and_state_come_from_the_env():
         env.step(np.array([np.nan, 0.0]))
 
 
+@pytest.mark.parametrize("goal_targets", ["fingertip", "sampled"])
+def test_the_test_reacher_poses_success_where_its_targets_lie(goal_targets):
+    env = gym.make(REACHER, goal_targets=goal_targets).unwrapped
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    targets = []
+    for _ in range(50):
+        env.set_random_success_state(rng)
+        targets.append(env.get_body_com("target")[:2])
+        assert env.step(np.zeros(2))[4]["is_success"]
+    if goal_targets == "sampled":  # Reacher's own targets: a 0.2 m disc, not the arm's 0.21
+        assert np.linalg.norm(targets, axis=1).max() < 0.2
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
