@@ -6,10 +6,10 @@ Push or Drape from pixels by default; any task (a Gymnasium id with ``--env-kwar
 Usage: python -m benchmarks.pixel_learning [--task push] [--inputs pixels+proprio pixels] [--modes vice-raq]
        [--seeds 0 1 2 3 4] [--steps 30000] [--device cpu] [--threads 1] [--parallel 2]
        [--label-budget N] [--deadline-min 0] [--out runs/bench/pixels] [--write]
-       [--env-kwargs JSON --name NAME] [--resume]
+       [--env-kwargs JSON --name NAME] [--resume] [--set KEY=VALUE ...]
 Each input x mode x seed is a `reward-learning train TASK --policy-input INPUT` run at the
 task's and the input's defaults (settings.INPUT_SETTINGS; ``--label-budget`` overrides the labels a run may
-ask for), in its own process (no Ray: the GPU machine has
+ask for, ``--set`` any other setting as the sweep's ``--set`` names it, one value each), in its own process (no Ray: the GPU machine has
 none), ``--parallel`` at a time. A run's process writes ``bench.json`` beside its run: env steps
 per second over the whole run (classifier, queries and evaluations included) and its peak
 resident memory. ``--deadline-min`` stops the runs that are still going after that many minutes
@@ -48,6 +48,7 @@ def one(args: argparse.Namespace) -> None:
     import torch
 
     from reward_learning.run import settings, training
+    from reward_learning.run.sweep import parse_settings
 
     resume = args.resume and (Path(args.out) / "config.json").exists()
     if resume:
@@ -59,6 +60,7 @@ def one(args: argparse.Namespace) -> None:
             steps=args.steps, out=args.out, device=args.device, threads=args.threads,
             progress=False, video=False, env_kwargs=args.env_kwargs,
             **({"label_budget": args.label_budget} if args.label_budget is not None else {}),
+            **{key: values[0] for key, values in parse_settings(args.set).items()},
         )  # fmt: skip
     torch.set_num_threads(args.threads)
     run = training.TrainingRun(config, resume=resume, overwrite=not resume)
@@ -94,6 +96,10 @@ def main() -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue runs already in --out up to --steps"
     )
+    parser.add_argument(
+        "--set", nargs="+", default=[], metavar="KEY=VALUE",
+        help="other settings of `reward-learning train`, e.g. query_strategy=entropy",
+    )  # fmt: skip
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -113,6 +119,7 @@ def main() -> None:
                 "--device", args.device, "--threads", str(args.threads), "--out", str(out),
                 "--env-kwargs", args.env_kwargs, *(["--resume"] if args.resume else []),
                 *(["--label-budget", str(args.label_budget)] if args.label_budget is not None else []),
+                *(["--set", *args.set] if args.set else []),
             ]  # fmt: skip
             out.parent.mkdir(parents=True, exist_ok=True)
             log = open(f"{out}.log", "w")  # noqa: SIM115 - closed with the process
