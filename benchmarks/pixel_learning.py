@@ -77,6 +77,19 @@ def one(args: argparse.Namespace) -> None:
     )  # fmt: skip
 
 
+def check_settings(parser: argparse.ArgumentParser, items: list[str]) -> None:
+    """Refuse a ``--set`` the runs could not take, before any run starts."""
+    from reward_learning.errors import UserInputError
+    from reward_learning.run.sweep import parse_settings
+
+    try:
+        several = [key for key, values in parse_settings(items).items() if len(values) > 1]
+    except UserInputError as error:
+        parser.error(str(error))
+    if several:
+        parser.error(f"--set {several[0]}: one value here (a sweep compares several)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="push", help="push, drape or a Gymnasium id")
@@ -105,6 +118,7 @@ def main() -> None:
     if args.one:
         one(args)
         return
+    check_settings(parser, args.set)
     runs = list(itertools.product(args.inputs, args.modes, args.seeds))
     started = time.perf_counter()
     waiting, going = list(runs), {}
