@@ -141,7 +141,6 @@ class TrainingRun:
         self.classifier = self.make_classifier()
         self.goals = self._goal_images()
         self.data = ClassifierData(self.goals)
-        self.store = LabelStore(self.out / "labels.sqlite", run=self.out.name, task=config.task)
         size = config.image_size
         self.frames = FrameStore((size, size, 3))
         if saved:
@@ -172,8 +171,12 @@ class TrainingRun:
         self.query_callback: QueryCallback | None = None
         self.pending_answers: PendingAnswers | None = None
         self._callback_states: dict[str, Any] = {}  # from a checkpoint, for _callbacks()
-        if resume:
+        if saved:
             self._restore(saved)
+        # Opened after the checkpoint is read: a resume refused for a damaged checkpoint leaves
+        # the store's files as they were (closing it would fold a killed run's -wal file in).
+        self.store = LabelStore(self.out / "labels.sqlite", run=self.out.name, task=config.task)
+        self._load_labels()
         self.model.set_logger(session_logger(self.out / "logs", self.model.num_timesteps))
 
     # -- construction -------------------------------------------------------------------
@@ -252,8 +255,8 @@ class TrainingRun:
         callbacks.append(evaluation)
         return CallbackList(callbacks)
 
-    def _restore(self, saved: Path | None) -> None:
-        """Continue from the latest checkpoint (or from step 0 before the first), every label kept."""
+    def _load_labels(self) -> None:
+        """Give the classifier every answer in the store (a resumed run's, or imported ones)."""
         shape = (self.config.image_size, self.config.image_size, 3)
         unusable = []
         for answer in self.store.answers():
@@ -267,8 +270,9 @@ class TrainingRun:
                 f"that are not {shape[0]}x{shape[1]} RGB; skipped (relabel those frames)",
                 file=sys.stderr,
             )
-        if saved is None:
-            return
+
+    def _restore(self, saved: Path) -> None:
+        """Continue from the latest checkpoint."""
         with checkpoint.reading(saved):
             state = checkpoint.read_state(saved)
             checkpoint.load_learner_state(self.model, saved / "learner.pt")
