@@ -177,6 +177,8 @@ class TrainingRun:
         # the store's files as they were (closing it would fold a killed run's -wal file in).
         self.store = LabelStore(self.out / "labels.sqlite", run=self.out.name, task=config.task)
         self._load_labels()
+        if saved:  # the resume's first write, once every file it reads has been read
+            keep_metrics_until(self.out / "metrics.csv", self.model.num_timesteps)
         self.model.set_logger(session_logger(self.out / "logs", self.model.num_timesteps))
 
     # -- construction -------------------------------------------------------------------
@@ -293,7 +295,6 @@ class TrainingRun:
             if state.get("oracle_rng") and simulated is not None:
                 simulated.rng.bit_generator.state = state["oracle_rng"]
             self._callback_states = {k: state[k] for k in ("queries", "classifier") if k in state}
-            keep_metrics_until(self.out / "metrics.csv", self.model.num_timesteps)
 
     def _stateful_callbacks(self) -> list[tuple[str, QueryCallback | ClassifierCallback]]:
         """The callbacks of this session whose counters a checkpoint keeps, by name."""

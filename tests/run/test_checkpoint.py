@@ -326,6 +326,28 @@ def test_a_damaged_checkpoint_is_named_with_the_one_to_fall_back_to(tmp_path, tr
         assert data(out) == before
 
 
+@pytest.mark.slow
+def test_a_resume_refused_for_its_label_store_changes_no_file(tmp_path, trained):
+    out = tmp_path / "run"
+    shutil.copytree(trained, out)
+    for leftover in ("labels.sqlite-wal", "labels.sqlite-shm"):
+        (out / leftover).unlink()
+    (out / "labels.sqlite").write_bytes(b"not a database" * 100)
+    with open(out / "metrics.csv", "a") as f:  # an evaluation logged after the last checkpoint
+        f.write(
+            "100000"
+            + ",0" * (len((out / "metrics.csv").read_text().split()[0].split(",")) - 1)
+            + "\n"
+        )
+    before = tree(out)
+    with pytest.raises(UserInputError, match="not a usable label database"):
+        training.TrainingRun(settings.load_run_config(out), resume=True)
+    gc.collect()
+    assert {p: t for p, t in tree(out).items() if p.name != "run.lock"} == {
+        p: t for p, t in before.items() if p.name != "run.lock"
+    }
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("trained") / "run"
