@@ -333,12 +333,9 @@ def test_a_resume_refused_for_its_label_store_changes_no_file(tmp_path, trained)
     for leftover in ("labels.sqlite-wal", "labels.sqlite-shm"):
         (out / leftover).unlink()
     (out / "labels.sqlite").write_bytes(b"not a database" * 100)
+    header = (out / "metrics.csv").read_text().splitlines()[0]
     with open(out / "metrics.csv", "a") as f:  # an evaluation logged after the last checkpoint
-        f.write(
-            "100000"
-            + ",0" * (len((out / "metrics.csv").read_text().split()[0].split(",")) - 1)
-            + "\n"
-        )
+        f.write("100000" + ",0" * header.count(",") + "\n")
     before = tree(out)
     with pytest.raises(UserInputError, match="not a usable label database"):
         training.TrainingRun(settings.load_run_config(out), resume=True)
