@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,7 +41,26 @@ from benchmarks.report import machine, update_section
 from reward_learning.run.aggregate import iqm_interval
 from reward_learning.run.metrics import read_metrics
 
+if TYPE_CHECKING:
+    from reward_learning.run.settings import TrainConfig
+
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def run_config(
+    args: argparse.Namespace, policy_input: str, mode: str, seed: int, out: str
+) -> TrainConfig:
+    """The ``TrainConfig`` of one run of this benchmark (the child's, and the parent's check)."""
+    from reward_learning.run import settings
+    from reward_learning.run.sweep import parse_settings
+
+    return settings.task_config(
+        args.task, policy_input=policy_input, reward=mode, seed=seed, steps=args.steps, out=out,
+        device=args.device, threads=args.threads, progress=False, video=False,
+        env_kwargs=args.env_kwargs,
+        **({"label_budget": args.label_budget} if args.label_budget is not None else {}),
+        **{key: values[0] for key, values in parse_settings(args.set).items()},
+    )  # fmt: skip
 
 
 def one(args: argparse.Namespace) -> None:
@@ -48,20 +68,13 @@ def one(args: argparse.Namespace) -> None:
     import torch
 
     from reward_learning.run import settings, training
-    from reward_learning.run.sweep import parse_settings
 
     resume = args.resume and (Path(args.out) / "config.json").exists()
     if resume:
         config = settings.load_run_config(args.out)
         config.steps, config.device, config.threads = args.steps, args.device, args.threads
     else:
-        config = settings.task_config(
-            args.task, policy_input=args.inputs[0], reward=args.modes[0], seed=args.seeds[0],
-            steps=args.steps, out=args.out, device=args.device, threads=args.threads,
-            progress=False, video=False, env_kwargs=args.env_kwargs,
-            **({"label_budget": args.label_budget} if args.label_budget is not None else {}),
-            **{key: values[0] for key, values in parse_settings(args.set).items()},
-        )  # fmt: skip
+        config = run_config(args, args.inputs[0], args.modes[0], args.seeds[0], args.out)
     torch.set_num_threads(args.threads)
     run = training.TrainingRun(config, resume=resume, overwrite=not resume)
     first_step = run.model.num_timesteps
@@ -77,17 +90,24 @@ def one(args: argparse.Namespace) -> None:
     )  # fmt: skip
 
 
-def check_settings(parser: argparse.ArgumentParser, items: list[str]) -> None:
-    """Refuse a ``--set`` the runs could not take, before any run starts."""
+def check_runs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse a run the children would refuse, before any run starts.
+
+    So is a ``--set`` with several values, of which a child would take the first silently.
+    """
     from reward_learning.errors import UserInputError
+    from reward_learning.run import settings
     from reward_learning.run.sweep import parse_settings
 
     try:
-        several = [key for key, values in parse_settings(items).items() if len(values) > 1]
-    except UserInputError as error:
+        several = [key for key, values in parse_settings(args.set).items() if len(values) > 1]
+        if several:
+            parser.error(f"--set {several[0]}: one value here (a sweep compares several)")
+        for policy_input, mode, seed in itertools.product(args.inputs, args.modes, args.seeds):
+            out = str(Path(args.out) / f"{policy_input}_{mode}_s{seed}")
+            settings.validate(run_config(args, policy_input, mode, seed, out))
+    except (UserInputError, TypeError) as error:
         parser.error(str(error))
-    if several:
-        parser.error(f"--set {several[0]}: one value here (a sweep compares several)")
 
 
 def main() -> None:
@@ -118,7 +138,7 @@ def main() -> None:
     if args.one:
         one(args)
         return
-    check_settings(parser, args.set)
+    check_runs(parser, args)
     runs = list(itertools.product(args.inputs, args.modes, args.seeds))
     started = time.perf_counter()
     waiting, going = list(runs), {}

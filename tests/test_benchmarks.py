@@ -1,0 +1,33 @@
+"""The benchmark scripts refuse what their runs would refuse, before any run starts."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--modes", "vice", "nonsense"], "'nonsense'"),
+        (["--set", "query_strategy=nonsense"], "--query-strategy 'nonsense'"),
+        (["--set", "learning_rate=-1"], "--learning-rate -1.0"),
+        (["--set", "seed=3"], "--set seed"),
+        (["--set", "learning_rate=1e-3,3e-4"], "--set learning_rate"),
+    ],
+)
+def test_pixel_learning_refuses_a_bad_run_before_starting_any(
+    tmp_path: Path, flags: list[str], named: str
+) -> None:
+    out = tmp_path / "bench"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pixel_learning", "--steps", "100", "--seeds", "0",
+         "--out", str(out), *flags],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert named in done.stderr.strip().splitlines()[-1]
+    assert not out.exists()
