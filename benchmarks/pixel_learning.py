@@ -217,7 +217,8 @@ def write(args: argparse.Namespace, runs: list[tuple[str, str, int]], minutes: f
             writer.writeheader()
             writer.writerows(merged)
     for policy_input, mode, text in sections:
-        update_section(f"{prefix.replace('_', '-')}-{args.device}-{policy_input}-{mode}", text)
+        family = f"{prefix.replace('_', '-')}-{args.device}"
+        update_section(f"{family}-{policy_input}-{mode}", text, near=family)
 
 
 def table(

@@ -23,12 +23,25 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB, {gpu}" if os.cpu_count() else cpu
 
 
-def update_section(name: str, body: str) -> None:
-    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->`` in the README."""
+def update_section(name: str, body: str, near: str = "") -> None:
+    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->`` in the README.
+
+    A new section goes after the section whose name shares the longest start with ``name``
+    among those whose names start with ``near`` (Push's pixel rows beside Push's, not after
+    MNIST), or at the end where ``near`` is empty or no such section exists.
+    """
     text = README.read_text()
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     if start not in text:
-        text += f"\n{start}\n{end}\n"
+        others = re.findall(r"<!-- (\S+):end -->", text) if near else []
+        kin = [o for o in others if o.startswith(near)]
+        if kin:
+            closest = max(reversed(kin), key=lambda o: len(os.path.commonprefix([o, name])))
+            text = text.replace(
+                f"<!-- {closest}:end -->", f"<!-- {closest}:end -->\n\n{start}\n{end}", 1
+            )
+        else:
+            text += f"\n{start}\n{end}\n"
     before, rest = text.split(start, 1)
     _, after = rest.split(end, 1)
     README.write_text(f"{before}{start}\n{body}\n{end}{after}")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import report
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,3 +33,21 @@ def test_pixel_learning_refuses_a_bad_run_before_starting_any(
     assert done.returncode == 2
     assert named in done.stderr.strip().splitlines()[-1]
     assert not out.exists()
+
+
+def test_a_new_section_goes_beside_its_kin_and_an_old_one_is_replaced_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# Push\n<!-- pixels-cpu-state-vice:start -->\nold\n<!-- pixels-cpu-state-vice:end -->\n"
+        "Push prose\n# MNIST\n<!-- mnist:start -->\nm\n<!-- mnist:end -->\n"
+    )
+    monkeypatch.setattr(report, "README", readme)
+    report.update_section("pixels-cpu-state-sparse", "new", near="pixels-cpu")
+    report.update_section("pixels-cpu-state-vice", "replaced", near="pixels-cpu")
+    report.update_section("fetch-cpu-state-vice", "alone", near="fetch-cpu")
+    text = readme.read_text()
+    assert text.index("replaced") < text.index("new") < text.index("Push prose")
+    assert "old" not in text
+    assert text.index("<!-- mnist:end -->") < text.index("alone")
