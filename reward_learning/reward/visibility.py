@@ -56,9 +56,9 @@ class Separation:
         return (
             f"warning: success may not show in {image_size}x{image_size} frames: {measured}, so "
             "the classifier's reward may teach something else; draw the goal as large as its "
-            "success zone in your env, bring the camera closer (--env-kwargs) or try "
-            f"--image-size {2 * image_size} (goals.png shows the goal images beside the "
-            "policy's frames)"
+            "success zone in your env, then bring the camera close to the workspace, looking "
+            "down on it (--env-kwargs); goals.png shows the goal images beside the policy's "
+            "frames"
         )
 
 
