@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,6 +47,18 @@ if TYPE_CHECKING:
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def own_settings(
+    args: argparse.Namespace, policy_input: str, mode: str, seed: int, out: str
+) -> dict[str, Any]:
+    """The ``TrainConfig`` fields this benchmark sets for one run from its own flags."""
+    return {
+        "policy_input": policy_input, "reward": mode, "seed": seed, "steps": args.steps,
+        "out": out, "device": args.device, "threads": args.threads, "progress": False,
+        "video": False, "env_kwargs": args.env_kwargs,
+        **({"label_budget": args.label_budget} if args.label_budget is not None else {}),
+    }  # fmt: skip
+
+
 def run_config(
     args: argparse.Namespace, policy_input: str, mode: str, seed: int, out: str
 ) -> TrainConfig:
@@ -55,10 +67,7 @@ def run_config(
     from reward_learning.run.sweep import parse_settings
 
     return settings.task_config(
-        args.task, policy_input=policy_input, reward=mode, seed=seed, steps=args.steps, out=out,
-        device=args.device, threads=args.threads, progress=False, video=False,
-        env_kwargs=args.env_kwargs,
-        **({"label_budget": args.label_budget} if args.label_budget is not None else {}),
+        args.task, **own_settings(args, policy_input, mode, seed, out),
         **{key: values[0] for key, values in parse_settings(args.set).items()},
     )  # fmt: skip
 
@@ -93,20 +102,24 @@ def one(args: argparse.Namespace) -> None:
 def check_runs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse a run the children would refuse, before any run starts.
 
-    So is a ``--set`` with several values, of which a child would take the first silently.
+    So is a ``--set`` of a field this benchmark sets from its own flags, or with several values,
+    of which a child would take the first silently.
     """
     from reward_learning.errors import UserInputError
     from reward_learning.run import settings
     from reward_learning.run.sweep import parse_settings
 
     try:
-        several = [key for key, values in parse_settings(args.set).items() if len(values) > 1]
+        values = parse_settings(args.set)
+        several = [key for key, choices in values.items() if len(choices) > 1]
         if several:
             parser.error(f"--set {several[0]}: one value here (a sweep compares several)")
         for policy_input, mode, seed in itertools.product(args.inputs, args.modes, args.seeds):
             out = str(Path(args.out) / f"{policy_input}_{mode}_s{seed}")
+            for key in values.keys() & own_settings(args, policy_input, mode, seed, out).keys():
+                parser.error(f"--set {key}: this benchmark sets it from its own flags (--help)")
             settings.validate(run_config(args, policy_input, mode, seed, out))
-    except (UserInputError, TypeError) as error:
+    except UserInputError as error:
         parser.error(str(error))
 
 

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
         (["--set", "query_strategy=nonsense"], "--query-strategy 'nonsense'"),
         (["--set", "learning_rate=-1"], "--learning-rate -1.0"),
         (["--set", "seed=3"], "--set seed"),
+        (["--set", "device=cpu"], "--set device: this benchmark sets it from its own flags"),
         (["--set", "learning_rate=1e-3,3e-4"], "--set learning_rate"),
     ],
 )
